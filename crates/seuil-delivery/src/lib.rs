@@ -1,0 +1,1 @@
+//! seuil-delivery: see ARCHITECTURE.md. This crate is an empty library until its issue is taken up.

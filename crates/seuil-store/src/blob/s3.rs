@@ -1,0 +1,2 @@
+pub struct S3Blobs;
+pub struct S3Config;

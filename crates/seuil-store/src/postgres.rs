@@ -1,0 +1,2 @@
+//! PostgreSQL backend (placeholder while being written).
+pub struct PgStore;

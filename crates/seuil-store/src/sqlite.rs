@@ -1,0 +1,2 @@
+//! SQLite backend (placeholder while being written).
+pub struct SqliteStore;
