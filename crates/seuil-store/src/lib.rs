@@ -37,6 +37,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Record>>;
     /// The record, its subject's wrapped key and the subject's consent for `purpose`, in one read.
     async fn get_for_open(&self, kind: &str, id: &str, purpose: &str) -> Result<Option<OpenRow>>;
+    /// Sets only a record's `retain_until` (pinning keeps it past its rule); the version and
+    /// body are untouched. Returns whether the record exists.
+    async fn set_retention(&self, kind: &str, id: &str, retain_until: Option<Millis>) -> Result<bool>;
     /// Deletes one record; returns whether it existed.
     async fn delete(&self, kind: &str, id: &str) -> Result<bool>;
     async fn query(&self, q: &Query) -> Result<Vec<Record>>;
@@ -97,6 +100,8 @@ pub trait Store: Send + Sync + 'static {
     async fn put_checkpoint(&self, cp: &Checkpoint) -> Result<()>;
     async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>>;
     async fn checkpoint_at(&self, size: u64) -> Result<Option<Checkpoint>>;
+    /// Every checkpoint, by size (for `seuil admin verify-audit`).
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>>;
 
     // ---- outbox -----------------------------------------------------------------------
 

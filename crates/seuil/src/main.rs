@@ -1,3 +1,78 @@
-fn main() {
-    println!("Hello, world!");
+//! `seuil`: run the platform, seed a demo, administer it, benchmark it.
+
+mod admin;
+mod bench;
+mod config;
+mod runtime;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "seuil", version, about = "Retail services that cross the customer's threshold, with the customer in control.")]
+#[command(long_about = "Seuil runs in-home delivery, palm pay, walk-out stores and a shopper panel. \
+Personal data is sealed under each customer's own key, every access is audited in a log the \
+customer can verify, and erasure is cryptographic.\n\n\
+Configuration comes from ./seuil.toml (or --config), then SEUIL_* environment variables, then flags.")]
+struct Cli {
+    /// A configuration file (default: ./seuil.toml if it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the customer portal.
+    Serve(serve::ServeArgs),
+    /// Serve with a seeded demo tenant and print the URL and a demo login.
+    Demo(serve::ServeArgs),
+    /// Administer an installation (operators, keys, audit log, erasure, backups).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Measure performance against baselines taken in the same run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logs();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let config = config::Config::load(cli.config.as_deref())?;
+        match cli.command {
+            Command::Serve(args) => serve::serve(config, args, false).await,
+            Command::Demo(args) => serve::serve(config, args, true).await,
+            Command::Admin(cmd) => admin::run(config, cmd).await,
+            Command::Bench(cmd) => bench::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `SEUIL_LOG` sets the filter and `SEUIL_LOG_FORMAT=json` makes them JSON.
+fn init_logs() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SEUIL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("SEUIL_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
 }

@@ -1,0 +1,241 @@
+//! `seuil admin`: operators, keys, audit verification, erasure, backup and restore.
+
+use crate::{config::Config, runtime};
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use seuil_server::{App, Role, ServerConfig};
+use seuil_store::{ShredEntry, SqliteStore};
+use seuil_vault::{Actor, FileKek, KekProvider, aead::Kek};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create an operator account. The password is read from SEUIL_OPERATOR_PASSWORD or, if
+    /// unset, from the first line of standard input.
+    CreateOperator {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Operator")]
+        name: String,
+    },
+    /// Generate a new key-encryption key and rewrap every data key under it. With a key file,
+    /// the file is replaced; with SEUIL_KEK, the new key is printed once to set in its place.
+    RotateKek,
+    /// Check the whole audit log: every leaf, the stored tree and every signed checkpoint.
+    VerifyAudit,
+    /// Erase a subject: shred their key, remove their data, print the signed certificate.
+    Erase {
+        /// The subject id (from the portal, the API or the audit log).
+        subject: String,
+    },
+    /// Copy the SQLite database, the local media and the shred ledger into a new folder.
+    /// The key-encryption key is not included: keep it somewhere else.
+    Backup {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Replace the data with a backup, then replay every shred ledger known (the current
+    /// data's, the backup's and any given) so that erased subjects stay erased. Stop
+    /// `seuil serve` first. The replaced data is moved aside, not deleted.
+    Restore {
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// Further shred ledgers (`shred-ledger.json` of later backups) to replay.
+        #[arg(long, value_name = "FILE")]
+        ledger: Vec<PathBuf>,
+    },
+}
+
+pub async fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::CreateOperator { email, name } => create_operator(&config, &email, &name).await,
+        AdminCommand::RotateKek => rotate_kek(&config).await,
+        AdminCommand::VerifyAudit => verify_audit(&config).await,
+        AdminCommand::Erase { subject } => erase(&config, &subject).await,
+        AdminCommand::Backup { out } => backup(&config, &out).await,
+        AdminCommand::Restore { from, ledger } => restore(&config, &from, &ledger).await,
+    }
+}
+
+async fn create_operator(config: &Config, email: &str, name: &str) -> anyhow::Result<()> {
+    let password = match std::env::var("SEUIL_OPERATOR_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprintln!("password for {email} (one line on standard input):");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("cannot read the password")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let vault = runtime::vault(config).await?;
+    let app = App::new(vault, ServerConfig::new("http://localhost"));
+    let subject = app
+        .create_account(email, &password, name, Role::Operator)
+        .await
+        .map_err(|p| anyhow::anyhow!("{p}"))?;
+    println!("created operator {subject}");
+    Ok(())
+}
+
+async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
+    let store = runtime::store(config).await?;
+    let provider = runtime::kek_provider(config);
+    let old = provider.load()?;
+    let mut rng = rand::rngs::OsRng;
+    let new = Kek::generate(&mut rng);
+    if config.kek.provider.as_deref() == Some("env") {
+        let n = seuil_vault::keys::rotate_kek(store.as_ref(), &old, &new, &mut rng).await?;
+        println!("rewrapped {n} keys. Set SEUIL_KEK to this new key now; the old one no longer opens anything:");
+        println!("{}", hex::encode(new.as_bytes()));
+        return Ok(());
+    }
+    // Write the new key beside the old one first, so a crash at any point leaves a key that
+    // opens the data: the old file before the rewrap commits, the new file after.
+    let path = config.kek_file();
+    let next = path.with_extension("key.next");
+    let _ = std::fs::remove_file(&next);
+    write_secret(&next, &new)?;
+    let n = seuil_vault::keys::rotate_kek(store.as_ref(), &old, &new, &mut rng).await?;
+    std::fs::rename(&next, &path).with_context(|| {
+        format!("rewrapped {n} keys under the key in {}, but could not move it to {}", next.display(), path.display())
+    })?;
+    println!("rewrapped {n} keys; {} holds the new key", FileKek::new(&path).describe());
+    Ok(())
+}
+
+fn write_secret(path: &Path, key: &Kek) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(hex::encode(key.as_bytes()).as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+async fn verify_audit(config: &Config) -> anyhow::Result<()> {
+    let vault = runtime::vault(config).await?;
+    vault.checkpoint().await?;
+    let report = vault
+        .verify_audit(&|done, total| eprint!("\rverifying the audit log: {done}/{total} leaves"))
+        .await;
+    eprintln!();
+    let report = report?;
+    println!(
+        "audit log OK: {} leaves, {} signed checkpoints checked, root {}",
+        report.leaves, report.checkpoints_checked, report.root
+    );
+    Ok(())
+}
+
+async fn erase(config: &Config, subject: &str) -> anyhow::Result<()> {
+    let vault = runtime::vault(config).await?;
+    let cert = vault.erase(&Actor::Operator("admin-cli".into()), subject).await?;
+    let removed = vault.purge_erased(subject).await?;
+    eprintln!("erased {subject}: key destroyed, {removed} records removed");
+    println!("{}", serde_json::to_string_pretty(&cert)?);
+    Ok(())
+}
+
+const LEDGER_FILE: &str = "shred-ledger.json";
+
+async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
+    if !config.uses_sqlite() {
+        bail!(
+            "`seuil admin backup` copies the embedded SQLite store; for PostgreSQL use pg_dump, \
+             and keep a copy of the shred ledger (table shred_ledger) with each dump"
+        );
+    }
+    if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+        bail!("{} is not empty: back up into a new folder", out.display());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let store = SqliteStore::open(&config.sqlite_path())?;
+    store.backup_to(&out.join("seuil.db"))?;
+    let ledger = seuil_store::Store::shred_ledger(&store).await?;
+    std::fs::write(out.join(LEDGER_FILE), serde_json::to_vec_pretty(&ledger)?)?;
+    let media = if config.uses_local_blobs() { copy_tree(&config.blob_dir(), &out.join("blobs"))? } else { 0 };
+    println!(
+        "backed up to {}: database, {media} media files, {} shred ledger entries. The key file is not \
+         included: keep it apart from backups",
+        out.display(),
+        ledger.len()
+    );
+    Ok(())
+}
+
+async fn restore(config: &Config, from: &Path, ledgers: &[PathBuf]) -> anyhow::Result<()> {
+    if !config.uses_sqlite() {
+        bail!("`seuil admin restore` restores the embedded SQLite store; for PostgreSQL restore the dump with pg_restore, then run this with --ledger to replay erasures");
+    }
+    let backup_db = from.join("seuil.db");
+    if !backup_db.exists() {
+        bail!("{} holds no seuil.db: is it a folder made by `seuil admin backup`?", from.display());
+    }
+    // Every erasure anyone knows of: the live data's, the backup's, and the ones given.
+    let mut ledger: Vec<ShredEntry> = Vec::new();
+    let live = config.sqlite_path();
+    if live.exists() {
+        let store = SqliteStore::open(&live)?;
+        ledger.extend(seuil_store::Store::shred_ledger(&store).await?);
+    }
+    for file in std::iter::once(from.join(LEDGER_FILE)).chain(ledgers.iter().cloned()) {
+        if file.exists() {
+            let text = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let entries: Vec<ShredEntry> =
+                serde_json::from_slice(&text).with_context(|| format!("{} is not a shred ledger", file.display()))?;
+            ledger.extend(entries);
+        }
+    }
+    // Move the current data aside, then put the backup in place.
+    let aside = config.data_dir.join(format!("replaced-{}", seuil_vault::Clock::now(&seuil_vault::SystemClock)));
+    std::fs::create_dir_all(&aside)?;
+    for name in ["seuil.db", "seuil.db-wal", "seuil.db-shm", "blobs"] {
+        let path = config.data_dir.join(name);
+        if path.exists() {
+            std::fs::rename(&path, aside.join(name))?;
+        }
+    }
+    std::fs::copy(&backup_db, &live)?;
+    if from.join("blobs").exists() {
+        copy_tree(&from.join("blobs"), &config.blob_dir())?;
+    }
+    let vault = runtime::vault(config).await?;
+    let mut replayed = 0;
+    for entry in &ledger {
+        if vault.store().shred_key(&entry.subject, entry.at).await? {
+            replayed += 1;
+        }
+        vault.purge_erased(&entry.subject).await?;
+    }
+    println!(
+        "restored {} into {}; replayed {} erasures ({replayed} subjects were back in the backup and are erased again); the replaced data is in {}",
+        from.display(),
+        config.data_dir.display(),
+        ledger.len(),
+        aside.display()
+    );
+    Ok(())
+}
+
+/// Copies a folder tree; returns the number of files.
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<usize> {
+    let mut n = 0;
+    if !from.exists() {
+        return Ok(0);
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            n += copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

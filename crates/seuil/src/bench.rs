@@ -1,0 +1,273 @@
+//! `seuil bench`: figures measured against baselines taken in the same run, on this machine.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use futures_util::{StreamExt, stream};
+use rand::{Rng, RngCore, SeedableRng, seq::SliceRandom};
+use seuil_store::{DynStore, IndexFields, LocalBlobs, NewRecord, SqliteStore};
+use seuil_vault::{Actor, AuditEvent, FileKek, Outcome, Vault, VaultConfig, Write, merkle};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// The privacy kernel on SQLite: audited opens and seals against plain store reads and
+    /// writes, erasure time against data size, and inclusion proofs from a large log.
+    Vault(VaultArgs),
+}
+
+#[derive(Args)]
+pub struct VaultArgs {
+    /// Print exactly one JSON object with the figures.
+    #[arg(long)]
+    json: bool,
+    /// Records of 1 KiB to seal and open.
+    #[arg(long, default_value_t = 20_000)]
+    records: usize,
+    /// Audit log size for the inclusion-proof figure.
+    #[arg(long, default_value_t = 1_000_000)]
+    log_size: u64,
+    /// Concurrent requests in flight, as a server under load would have.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Work in this folder instead of a temporary one (it is removed afterwards either way).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Vault(args) => vault(args).await,
+    }
+}
+
+struct Figures {
+    opens_per_s: f64,
+    open_ratio: f64,
+    plain_reads_per_s: f64,
+    seals_per_s: f64,
+    seal_ratio: f64,
+    plain_writes_per_s: f64,
+    erase_ms_10: f64,
+    erase_ms_10000: f64,
+    inclusion_proof_us: f64,
+    log_size: u64,
+}
+
+async fn vault(args: VaultArgs) -> anyhow::Result<()> {
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("seuil-bench-{}", rand::thread_rng().r#gen::<u64>()))
+    });
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let result = measure(&args, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let f = result?;
+    if args.json {
+        let object = serde_json::json!({
+            "audited_opens_per_s": f.opens_per_s.round(),
+            "open_ratio": round2(f.open_ratio),
+            "seals_per_s": f.seals_per_s.round(),
+            "seal_ratio": round2(f.seal_ratio),
+            "erase_ms_10": round2(f.erase_ms_10),
+            "erase_ms_10000": round2(f.erase_ms_10000),
+            "inclusion_proof_us": round2(f.inclusion_proof_us),
+        });
+        println!("{object}");
+    } else {
+        println!("seuil bench vault (SQLite, {} records of 1 KiB, {} in flight)", args.records, args.concurrency);
+        println!("  audited opens      {:>9.0}/s   plain SQLite reads {:>9.0}/s   ratio {:.2} (target >= 20000/s, ratio <= 3)", f.opens_per_s, f.plain_reads_per_s, f.open_ratio);
+        println!("  seal and store     {:>9.0}/s   plain SQLite writes {:>8.0}/s   ratio {:.2}", f.seals_per_s, f.plain_writes_per_s, f.seal_ratio);
+        println!("  erasure            {:>9.2} ms for 10 records   {:>6.2} ms for 10,000 records + 100 MB media (target < 50 ms, flat)", f.erase_ms_10, f.erase_ms_10000);
+        println!("  inclusion proof    {:>9.1} us from a log of {} events (target < 1000 us)", f.inclusion_proof_us, f.log_size);
+    }
+    Ok(())
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn progress(msg: &str) {
+    eprintln!("bench: {msg}");
+}
+
+async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figures> {
+    let store: DynStore = Arc::new(SqliteStore::open(&dir.join("seuil.db"))?);
+    let blobs = Arc::new(LocalBlobs::new(dir.join("blobs"))?);
+    let vault = Arc::new(
+        Vault::new(store.clone(), blobs, &FileKek::new(dir.join("kek.key")), VaultConfig::default()).await?,
+    );
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    let n = args.records.max(1);
+    let c = args.concurrency.max(1);
+
+    let mut subjects = Vec::new();
+    for _ in 0..100 {
+        subjects.push(vault.create_subject().await?);
+    }
+    let mut body = vec![0u8; 1024];
+    rng.fill_bytes(&mut body);
+    let body = Arc::new(body);
+
+    progress(&format!("sealing {n} records, then writing {n} plain rows"));
+    let seal_time = timed(n, c, |i| {
+        let (vault, body, subject) = (vault.clone(), body.clone(), subjects[i % subjects.len()].clone());
+        async move {
+            let id = format!("r{i}");
+            let w = Write { kind: "bench", id: &id, subject: &subject, index: IndexFields::default(), body: &body };
+            vault.seal(&Actor::Subject(subject.clone()), "account", w).await.map_err(anyhow::Error::from)
+        }
+    })
+    .await?;
+    let plain_write_time = timed(n, c, |i| {
+        let (store, body, subject) = (store.clone(), body.clone(), subjects[i % subjects.len()].clone());
+        async move {
+            let rec = NewRecord { kind: "plain".into(), id: format!("p{i}"), subject, index: IndexFields::default(), body: body.to_vec(), retain_until: None };
+            store.insert(&rec).await.map_err(anyhow::Error::from)
+        }
+    })
+    .await?;
+
+    progress(&format!("opening {n} records with audit, then reading {n} plain rows"));
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng);
+    let order = Arc::new(order);
+    let open_time = timed(n, c, |i| {
+        let (vault, j) = (vault.clone(), order[i]);
+        let actor = Actor::Subject(subjects[j % subjects.len()].clone());
+        async move {
+            let opened = vault.open(&actor, "account", "bench", &format!("r{j}")).await?;
+            anyhow::ensure!(opened.body.len() == 1024, "wrong body length");
+            Ok(())
+        }
+    })
+    .await?;
+    let plain_read_time = timed(n, c, |i| {
+        let (store, j) = (store.clone(), order[i]);
+        async move {
+            let rec = store.get("plain", &format!("p{j}")).await?.context("row missing")?;
+            anyhow::ensure!(rec.body.len() == 1024, "wrong body length");
+            Ok(())
+        }
+    })
+    .await?;
+
+    progress("erasure: a subject with 10 records, and one with 10,000 records and 100 MB of media");
+    let small = vault.create_subject().await?;
+    let large = vault.create_subject().await?;
+    fill_subject(&vault, &small, 10, 0, &body, c).await?;
+    fill_subject(&vault, &large, 10_000, 100, &body, c).await?;
+    let erase_ms_10 = erase_timed(&vault, &small).await?;
+    let erase_ms_10000 = erase_timed(&vault, &large).await?;
+
+    let size = store.audit_size().await?;
+    if size < args.log_size {
+        progress(&format!("growing the audit log from {size} to {} events", args.log_size));
+        grow_log(&vault, &subjects, args.log_size - size).await?;
+    }
+    let cp = vault.checkpoint().await?;
+    progress(&format!("timing inclusion proofs against a checkpoint of {} events", cp.size));
+    let samples = 2_000;
+    let indexes: Vec<u64> = (0..samples).map(|_| rng.gen_range(0..cp.size)).collect();
+    let start = Instant::now();
+    let mut proofs = Vec::with_capacity(samples);
+    for &index in &indexes {
+        proofs.push(vault.inclusion_proof(index, cp.size).await?);
+    }
+    let proof_time = start.elapsed();
+    // Check the proofs outside the timing: a fast wrong answer is not a result.
+    let leaves = store.audit_leaves(indexes[0], indexes[0] + 1).await?;
+    merkle::verify_inclusion(&leaves[0].leaf_hash, indexes[0], cp.size, &proofs[0], &cp.root)
+        .map_err(|e| anyhow::anyhow!("inclusion proof does not verify: {e}"))?;
+
+    let per_s = |d: Duration| n as f64 / d.as_secs_f64();
+    Ok(Figures {
+        opens_per_s: per_s(open_time),
+        open_ratio: open_time.as_secs_f64() / plain_read_time.as_secs_f64(),
+        plain_reads_per_s: per_s(plain_read_time),
+        seals_per_s: per_s(seal_time),
+        seal_ratio: seal_time.as_secs_f64() / plain_write_time.as_secs_f64(),
+        plain_writes_per_s: per_s(plain_write_time),
+        erase_ms_10,
+        erase_ms_10000,
+        inclusion_proof_us: proof_time.as_secs_f64() * 1e6 / samples as f64,
+        log_size: cp.size,
+    })
+}
+
+/// Runs `n` operations with `c` in flight and returns the wall time.
+async fn timed<F, Fut>(n: usize, c: usize, op: F) -> anyhow::Result<Duration>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let start = Instant::now();
+    let mut results = stream::iter(0..n).map(|i| tokio::spawn(op(i))).buffer_unordered(c);
+    while let Some(joined) = results.next().await {
+        joined??;
+    }
+    Ok(start.elapsed())
+}
+
+async fn fill_subject(vault: &Arc<Vault>, subject: &str, records: usize, media_mb: usize, body: &Arc<Vec<u8>>, c: usize) -> anyhow::Result<()> {
+    timed(records, c, |i| {
+        let (vault, body, subject) = (vault.clone(), body.clone(), subject.to_owned());
+        async move {
+            let id = format!("{subject}-{i}");
+            let w = Write { kind: "bench", id: &id, subject: &subject, index: IndexFields::default(), body: &body };
+            vault.seal(&Actor::Subject(subject.clone()), "account", w).await.map_err(anyhow::Error::from)
+        }
+    })
+    .await?;
+    for m in 0..media_mb {
+        let chunk = bytes::Bytes::from(vec![m as u8; 1 << 20]);
+        let media = stream::iter([Ok(chunk)]).boxed();
+        vault.seal_blob(&Actor::Subject(subject.to_owned()), "account", subject, "clip", &m.to_string(), media).await?;
+    }
+    Ok(())
+}
+
+/// Time from asking to erase until the subject's data is unreadable.
+async fn erase_timed(vault: &Vault, subject: &str) -> anyhow::Result<f64> {
+    let me = Actor::Subject(subject.to_owned());
+    let start = Instant::now();
+    vault.erase(&me, subject).await?;
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    anyhow::ensure!(
+        vault.open(&me, "account", "bench", &format!("{subject}-0")).await.is_err(),
+        "a record was still readable after erasure"
+    );
+    Ok(ms)
+}
+
+async fn grow_log(vault: &Arc<Vault>, subjects: &[String], count: u64) -> anyhow::Result<()> {
+    let subjects = Arc::new(subjects.to_vec());
+    let step = (count / 10).max(1);
+    let mut results = stream::iter(0..count)
+        .map(|i| {
+            let (vault, subjects) = (vault.clone(), subjects.clone());
+            tokio::spawn(async move {
+                let subject = &subjects[i as usize % subjects.len()];
+                let event = AuditEvent {
+                    actor: Actor::system("bench"),
+                    action: "open".into(),
+                    purpose: "account".into(),
+                    kind: "bench".into(),
+                    id: i.to_string(),
+                    outcome: Outcome::Ok,
+                };
+                vault.audit(subject, &event).await
+            })
+        })
+        .buffer_unordered(512);
+    let mut done = 0u64;
+    while let Some(joined) = results.next().await {
+        joined??;
+        done += 1;
+        if done % step == 0 {
+            progress(&format!("  {done}/{count}"));
+        }
+    }
+    Ok(())
+}
