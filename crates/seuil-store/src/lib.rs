@@ -13,6 +13,8 @@ pub mod sqlite;
 
 pub use blob::{BlobStore, LocalBlobs, S3Blobs, S3Config};
 pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
 pub use model::*;
 
 use async_trait::async_trait;

@@ -138,7 +138,9 @@ impl Vault {
     /// Creates a new subject with a fresh data key and returns its id (random, not personal).
     pub async fn create_subject(&self) -> Result<String> {
         let subject = format!("s{}", hex::encode(self.random::<16>()));
-        self.keys().create(&subject, self.now(), &mut *self.rng()).await?;
+        // A child generator, so the shared one is not locked across the store write.
+        let mut rng = self.child_rng();
+        self.keys().create(&subject, self.now(), &mut rng).await?;
         Ok(subject)
     }
 
@@ -222,6 +224,10 @@ impl Vault {
     fn rng(&self) -> std::sync::MutexGuard<'_, StdRng> {
         // A panic while holding the RNG cannot leave it in a state worth refusing.
         self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn child_rng(&self) -> StdRng {
+        StdRng::from_seed(self.random::<32>())
     }
 
     fn random<const N: usize>(&self) -> [u8; N] {

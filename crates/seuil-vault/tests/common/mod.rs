@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses a different part
 //! A vault over a real SQLite store and a local blob folder in a temporary directory.
 
 use seuil_store::{LocalBlobs, SqliteStore};
