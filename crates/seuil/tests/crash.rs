@@ -1,4 +1,4 @@
-//! `kill -9` during writes, then a restart: every acknowledged write is there and nothing is
+//! `kill -9` during writes (device registrations), then a restart: every acknowledged write is there and nothing is
 //! half-written (the audit log verifies end to end).
 
 mod common;
@@ -32,10 +32,11 @@ async fn acknowledged_writes_survive_kill_9() {
         // Writers hammer the server; the process is killed while they are in flight.
         let writers: Vec<_> = (0..8)
             .map(|w| {
-                let (client, url, acked) = (client.clone(), server.api("/api/me/webhooks"), acknowledged.clone());
+                let (client, url, acked) = (client.clone(), server.api("/api/devices"), acknowledged.clone());
                 tokio::spawn(async move {
                     for i in 0..10_000u64 {
-                        let body = serde_json::json!({ "url": format!("https://hooks.example.com/r{round}/w{w}/{i}") });
+                        let key: [u8; 32] = rand::random();
+                        let body = serde_json::json!({ "name": format!("camera r{round} w{w} #{i}"), "type": "camera", "public_key": base64(&key) });
                         match client.post(&url).json(&body).send().await {
                             Ok(res) if res.status() == 201 => {
                                 let v: serde_json::Value = res.json().await.unwrap_or_default();
@@ -69,11 +70,28 @@ async fn acknowledged_writes_survive_kill_9() {
 }
 
 async fn check_present(server: &Server, client: &reqwest::Client, acknowledged: &Mutex<BTreeSet<String>>) {
-    let res = client.get(server.api("/api/me/webhooks")).send().await.unwrap();
+    let res = client.get(server.api("/api/devices")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let list: serde_json::Value = res.json().await.unwrap();
-    let items = list.get("webhooks").or(list.get("items")).and_then(|v| v.as_array()).cloned().unwrap_or_else(|| list.as_array().cloned().unwrap_or_default());
+    let items = list.get("devices").or(list.get("items")).and_then(|v| v.as_array()).cloned().unwrap_or_else(|| list.as_array().cloned().unwrap_or_default());
     let present: BTreeSet<String> = items.iter().filter_map(|w| w["id"].as_str().map(str::to_owned)).collect();
     let missing: Vec<_> = acknowledged.lock().unwrap().difference(&present).cloned().collect();
     assert!(missing.is_empty(), "acknowledged writes lost after kill -9: {missing:?}");
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
