@@ -11,7 +11,7 @@ mod model;
 pub mod postgres;
 pub mod sqlite;
 
-pub use blob::{BlobStore, LocalBlobs, S3Blobs, S3Config};
+pub use blob::{BlobStore, ByteStream, LocalBlobs, S3Blobs, S3Config, check_key};
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
