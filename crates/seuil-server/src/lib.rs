@@ -1,14 +1,33 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The HTTP side of Seuil: the JSON API under `/api`, the customer portal, authentication,
+//! notifications (SSE and signed webhooks through the store outbox), metrics and the OpenAPI
+//! document. It composes the domain crates and the vault; they know nothing of HTTP.
+//!
+//! The binary builds an [`App`] over a vault, serves [`App::router`] and starts
+//! [`App::spawn_background`]:
+//!
+//! ```ignore
+//! let app = seuil_server::App::new(vault, seuil_server::ServerConfig::new("https://seuil.example"));
+//! app.spawn_background(); // outbox worker (webhooks) + retention sweeper
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! app.serve(listener).await?; // = axum::serve(listener, app.router() with ConnectInfo)
+//! ```
+//!
+//! Routes, who may call them and their schemas live in one table ([`routes::table`]); the
+//! router and `/api/openapi.json` are both built from it.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod auth;
+mod config;
+pub mod extract;
+pub mod metrics;
+pub mod notify;
+pub mod openapi;
+pub mod portal;
+mod problem;
+pub mod routes;
+mod state;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use auth::{Access, Role};
+pub use config::ServerConfig;
+pub use notify::NotifyReport;
+pub use problem::{ApiResult, Problem};
+pub use state::{App, AppState, Background, Shared};

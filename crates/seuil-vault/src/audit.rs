@@ -63,7 +63,11 @@ pub fn checkpoint_message(size: u64, root: &Hash, at: Millis) -> Vec<u8> {
 /// Checks a checkpoint's signature against the log's public key.
 pub fn verify_checkpoint(cp: &Checkpoint, log_key: &VerifyingKey) -> bool {
     Signature::from_slice(&cp.signature)
-        .map(|sig| log_key.verify(&checkpoint_message(cp.size, &cp.root, cp.at), &sig).is_ok())
+        .map(|sig| {
+            log_key
+                .verify(&checkpoint_message(cp.size, &cp.root, cp.at), &sig)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -93,7 +97,12 @@ impl AuditWriter {
     /// Appends one sealed event and waits until it is durable; returns its leaf index.
     pub async fn append(&self, subject: &str, at: Millis, details: Vec<u8>) -> Result<u64> {
         let (reply, done) = oneshot::channel();
-        let job = Job { subject: subject.to_owned(), at, details, reply };
+        let job = Job {
+            subject: subject.to_owned(),
+            at,
+            details,
+            reply,
+        };
         let unavailable =
             || VaultError::AuditBroken("the audit writer has stopped; restart Seuil".into());
         self.tx.send(job).map_err(|_| unavailable())?;
@@ -156,7 +165,9 @@ async fn write_batch(store: &DynStore, frontier: &mut Frontier, jobs: &[Job]) ->
             }
         }
     }
-    Err(VaultError::AuditBroken(format!("lost the append race {ATTEMPTS} times in a row")))
+    Err(VaultError::AuditBroken(format!(
+        "lost the append race {ATTEMPTS} times in a row"
+    )))
 }
 
 /// Rebuilds the right edge of the tree from the stored perfect-subtree nodes.
@@ -191,14 +202,16 @@ impl Prover<'_> {
         let plan = merkle::inclusion_plan(index, size)
             .map_err(|e| VaultError::invalid("inclusion proof request", e.to_string()))?;
         let hashes = self.store.audit_nodes(&plan.needed).await?;
-        plan.assemble(&hashes).map_err(|e| VaultError::AuditBroken(e.to_string()))
+        plan.assemble(&hashes)
+            .map_err(|e| VaultError::AuditBroken(e.to_string()))
     }
 
     pub async fn consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>> {
         let plan = merkle::consistency_plan(old, new)
             .map_err(|e| VaultError::invalid("consistency proof request", e.to_string()))?;
         let hashes = self.store.audit_nodes(&plan.needed).await?;
-        plan.assemble(&hashes).map_err(|e| VaultError::AuditBroken(e.to_string()))
+        plan.assemble(&hashes)
+            .map_err(|e| VaultError::AuditBroken(e.to_string()))
     }
 
     /// The checkpoint for the log as it is now, signing a new one if the log grew.
@@ -208,8 +221,16 @@ impl Prover<'_> {
             return Ok(cp);
         }
         let root = self.root(size).await?;
-        let signature = key.sign(&checkpoint_message(size, &root, now)).to_bytes().to_vec();
-        let cp = Checkpoint { size, root, at: now, signature };
+        let signature = key
+            .sign(&checkpoint_message(size, &root, now))
+            .to_bytes()
+            .to_vec();
+        let cp = Checkpoint {
+            size,
+            root,
+            at: now,
+            signature,
+        };
         match self.store.put_checkpoint(&cp).await {
             Ok(()) => Ok(cp),
             // Another instance signed this size first; theirs is as good.
@@ -246,13 +267,22 @@ pub(crate) async fn verify(
     let mut frontier = Frontier::new();
     const PAGE: u64 = 10_000;
     let mut from = 0;
-    let check_cps = |frontier: &Frontier, next_cp: &mut std::iter::Peekable<std::slice::Iter<Checkpoint>>, report: &mut VerifyReport| -> Result<()> {
+    let check_cps = |frontier: &Frontier,
+                     next_cp: &mut std::iter::Peekable<std::slice::Iter<Checkpoint>>,
+                     report: &mut VerifyReport|
+     -> Result<()> {
         while let Some(cp) = next_cp.next_if(|cp| cp.size == frontier.size()) {
             if !verify_checkpoint(cp, log_key) {
-                return Err(VaultError::AuditBroken(format!("checkpoint at size {} has a bad signature", cp.size)));
+                return Err(VaultError::AuditBroken(format!(
+                    "checkpoint at size {} has a bad signature",
+                    cp.size
+                )));
             }
             if cp.root != frontier.root() {
-                return Err(VaultError::AuditBroken(format!("checkpoint at size {} does not match the leaves", cp.size)));
+                return Err(VaultError::AuditBroken(format!(
+                    "checkpoint at size {} does not match the leaves",
+                    cp.size
+                )));
             }
             report.checkpoints_checked += 1;
         }
@@ -263,15 +293,23 @@ pub(crate) async fn verify(
         let to = (from + PAGE).min(size);
         let leaves = store.audit_leaves(from, to).await?;
         if leaves.len() as u64 != to - from {
-            return Err(VaultError::AuditBroken(format!("leaves {from}..{to} are incomplete")));
+            return Err(VaultError::AuditBroken(format!(
+                "leaves {from}..{to} are incomplete"
+            )));
         }
         for leaf in &leaves {
             if leaf.index != frontier.size() {
-                return Err(VaultError::AuditBroken(format!("leaf {} is out of place", leaf.index)));
+                return Err(VaultError::AuditBroken(format!(
+                    "leaf {} is out of place",
+                    leaf.index
+                )));
             }
             let hash = merkle::leaf_hash(&leaf_input(&leaf.subject, leaf.at, &leaf.details));
             if hash != leaf.leaf_hash {
-                return Err(VaultError::AuditBroken(format!("leaf {} was altered", leaf.index)));
+                return Err(VaultError::AuditBroken(format!(
+                    "leaf {} was altered",
+                    leaf.index
+                )));
             }
             frontier.append(hash);
             check_cps(&frontier, &mut next_cp, &mut report)?;

@@ -20,7 +20,12 @@ impl Vault {
         self.decide(actor, subject, purpose, true).await
     }
 
-    pub async fn withdraw_consent(&self, actor: &Actor, subject: &str, purpose: &str) -> Result<()> {
+    pub async fn withdraw_consent(
+        &self,
+        actor: &Actor,
+        subject: &str,
+        purpose: &str,
+    ) -> Result<()> {
         self.decide(actor, subject, purpose, false).await
     }
 
@@ -45,10 +50,20 @@ impl Vault {
 
     pub(crate) async fn has_consent(&self, subject: &str, purpose: &str) -> Result<bool> {
         let history = self.store.consent_history(subject).await?;
-        Ok(history.iter().rev().find(|e| e.purpose == purpose).is_some_and(|e| e.granted))
+        Ok(history
+            .iter()
+            .rev()
+            .find(|e| e.purpose == purpose)
+            .is_some_and(|e| e.granted))
     }
 
-    async fn decide(&self, actor: &Actor, subject: &str, purpose: &str, granted: bool) -> Result<()> {
+    async fn decide(
+        &self,
+        actor: &Actor,
+        subject: &str,
+        purpose: &str,
+        granted: bool,
+    ) -> Result<()> {
         let p = self.purposes.get(purpose)?;
         if !p.needs_consent() {
             return Err(VaultError::invalid(
@@ -70,7 +85,11 @@ impl Vault {
                 at: self.now(),
             })
             .await?;
-        let action = if granted { "consent.grant" } else { "consent.withdraw" };
+        let action = if granted {
+            "consent.grant"
+        } else {
+            "consent.withdraw"
+        };
         let event = AuditEvent {
             actor: actor.clone(),
             action: action.into(),

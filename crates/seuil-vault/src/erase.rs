@@ -25,7 +25,8 @@ pub struct ErasureCertificate {
 }
 
 impl ErasureCertificate {
-    fn message(&self) -> Vec<u8> {
+    /// The bytes the signature covers.
+    pub fn message(&self) -> Vec<u8> {
         let mut out = b"seuil.erasure.v1\n".to_vec();
         out.extend_from_slice(&(self.subject.len() as u32).to_be_bytes());
         out.extend_from_slice(self.subject.as_bytes());
@@ -38,8 +39,12 @@ impl ErasureCertificate {
     /// Checks the signature against the key the certificate names. Compare that key with the
     /// log key the operator publishes.
     pub fn verify(&self) -> bool {
-        let Ok(key) = VerifyingKey::from_bytes(&self.log_public_key) else { return false };
-        let Ok(sig) = Signature::from_slice(&self.signature) else { return false };
+        let Ok(key) = VerifyingKey::from_bytes(&self.log_public_key) else {
+            return false;
+        };
+        let Ok(sig) = Signature::from_slice(&self.signature) else {
+            return false;
+        };
         key.verify(&self.message(), &sig).is_ok()
     }
 }
@@ -54,7 +59,10 @@ impl Vault {
     /// now unreadable records; the sweeper does it too.
     pub async fn erase(&self, actor: &Actor, subject: &str) -> Result<ErasureCertificate> {
         if subject.starts_with(SYSTEM_PREFIX) {
-            return Err(VaultError::invalid("subject", "system keys cannot be erased"));
+            return Err(VaultError::invalid(
+                "subject",
+                "system keys cannot be erased",
+            ));
         }
         if let Actor::Subject(s) = actor
             && s != subject
@@ -89,14 +97,19 @@ impl Vault {
             signature: Vec::new(),
         };
         cert.signature = self.log_key.sign(&cert.message()).to_bytes().to_vec();
-        let json = serde_json::to_vec(&cert).map_err(|e| VaultError::invalid("certificate", e.to_string()))?;
-        self.store.set_meta(&certificate_meta(subject), &json).await?;
+        let json = serde_json::to_vec(&cert)
+            .map_err(|e| VaultError::invalid("certificate", e.to_string()))?;
+        self.store
+            .set_meta(&certificate_meta(subject), &json)
+            .await?;
         Ok(cert)
     }
 
     /// The certificate of an erased subject, if they were erased.
     pub async fn erasure_certificate(&self, subject: &str) -> Result<Option<ErasureCertificate>> {
-        let Some(json) = self.store.get_meta(&certificate_meta(subject)).await? else { return Ok(None) };
+        let Some(json) = self.store.get_meta(&certificate_meta(subject)).await? else {
+            return Ok(None);
+        };
         serde_json::from_slice(&json)
             .map(Some)
             .map_err(|e| VaultError::invalid("stored erasure certificate", e.to_string()))
@@ -106,7 +119,10 @@ impl Vault {
     /// media. Refuses subjects whose key still exists. Returns how many records went.
     pub async fn purge_erased(&self, subject: &str) -> Result<u64> {
         if self.store.get_key(subject).await?.is_some() {
-            return Err(VaultError::invalid("purge", format!("subject {subject} is not erased")));
+            return Err(VaultError::invalid(
+                "purge",
+                format!("subject {subject} is not erased"),
+            ));
         }
         let n = self.store.delete_subject_records(subject).await?;
         self.store.delete_subject_consents(subject).await?;

@@ -32,7 +32,10 @@ impl VaultError {
         Self::NotFound { what: what.into() }
     }
     pub fn invalid(what: impl Into<String>, why: impl Into<String>) -> Self {
-        Self::Invalid { what: what.into(), why: why.into() }
+        Self::Invalid {
+            what: what.into(),
+            why: why.into(),
+        }
     }
 }
 

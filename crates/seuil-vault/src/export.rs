@@ -63,19 +63,29 @@ impl Vault {
 
         let prefix = format!("{subject}/");
         for blob in self.blobs.list(&prefix).await? {
-            let Some((kind, id)) = blob[prefix.len()..].split_once('/') else { continue };
-            let Some(sealed) = self.blobs.get(&blob).await? else { continue };
-            let mut plain = stream::open_stream(key.clone(), aead::blob_aad(kind, id, subject), sealed);
+            let Some((kind, id)) = blob[prefix.len()..].split_once('/') else {
+                continue;
+            };
+            let Some(sealed) = self.blobs.get(&blob).await? else {
+                continue;
+            };
+            let mut plain =
+                stream::open_stream(key.clone(), aead::blob_aad(kind, id, subject), sealed);
             let mut bytes = Vec::new();
             while let Some(chunk) = plain.next().await {
-                let chunk = chunk.map_err(|e| VaultError::Integrity { what: format!("media {kind}/{id}: {e}") })?;
+                let chunk = chunk.map_err(|e| VaultError::Integrity {
+                    what: format!("media {kind}/{id}: {e}"),
+                })?;
                 bytes.extend_from_slice(&chunk);
             }
             tar.file(&format!("media/{kind}/{id}"), &bytes)?;
             summary.media += 1;
         }
 
-        tar.json("consents.json", &serde_json::to_value(self.consents(subject).await?).unwrap_or_default())?;
+        tar.json(
+            "consents.json",
+            &serde_json::to_value(self.consents(subject).await?).unwrap_or_default(),
+        )?;
 
         let checkpoint = self.checkpoint().await?;
         let mut events = Vec::new();
@@ -116,7 +126,8 @@ struct Archive(Vec<(String, Vec<u8>)>);
 
 impl Archive {
     fn json(&mut self, path: &str, value: &Value) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(value).map_err(|e| VaultError::invalid("export", e.to_string()))?;
+        let bytes = serde_json::to_vec_pretty(value)
+            .map_err(|e| VaultError::invalid("export", e.to_string()))?;
         self.file(path, &bytes)
     }
 
@@ -136,6 +147,8 @@ impl Archive {
                 .append_data(&mut header, &path, bytes.as_slice())
                 .map_err(|e| VaultError::invalid("export archive", e.to_string()))?;
         }
-        builder.into_inner().map_err(|e| VaultError::invalid("export archive", e.to_string()))
+        builder
+            .into_inner()
+            .map_err(|e| VaultError::invalid("export archive", e.to_string()))
     }
 }

@@ -17,7 +17,9 @@ pub trait KekProvider: Send + Sync {
 
 /// A short public fingerprint of a KEK, stored beside each wrapped key.
 pub fn kek_id(kek: &Kek) -> String {
-    let digest = Sha256::new_with_prefix(b"seuil kek id v1").chain_update(kek.as_bytes()).finalize();
+    let digest = Sha256::new_with_prefix(b"seuil kek id v1")
+        .chain_update(kek.as_bytes())
+        .finalize();
     hex::encode(&digest[..8])
 }
 
@@ -62,7 +64,10 @@ impl KekProvider for FileKek {
                 );
                 Self::create(&self.path)
             }
-            Err(e) => Err(VaultError::Kek(format!("cannot read {}: {e}", self.describe()))),
+            Err(e) => Err(VaultError::Kek(format!(
+                "cannot read {}: {e}",
+                self.describe()
+            ))),
         }
     }
 }

@@ -53,7 +53,9 @@ impl Keys<'_> {
 
     pub fn unwrap(&self, wrapped: &WrappedKey) -> Result<DataKey> {
         aead::unwrap(self.kek, &wrapped.subject, &wrapped.wrapped).map_err(|_| {
-            VaultError::Integrity { what: format!("the data key of subject {}", wrapped.subject) }
+            VaultError::Integrity {
+                what: format!("the data key of subject {}", wrapped.subject),
+            }
         })
     }
 
@@ -85,15 +87,15 @@ impl Keys<'_> {
                 return Ok(());
             }
         };
-        aead::unwrap(self.kek, KEK_CHECK, &wrapped.wrapped).map(drop).map_err(|_| {
-            VaultError::WrongKek {
+        aead::unwrap(self.kek, KEK_CHECK, &wrapped.wrapped)
+            .map(drop)
+            .map_err(|_| VaultError::WrongKek {
                 detail: format!(
                     "(id {}) is not the one this data was sealed with (id {})",
                     kek_id(self.kek),
                     wrapped.kek_id
                 ),
-            }
-        })
+            })
     }
 }
 

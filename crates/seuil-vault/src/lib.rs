@@ -8,8 +8,8 @@
 //! - **shred** destroys the subject's key, so everything sealed under it becomes unreadable at
 //!   once, on every instance, in backups and replicas too.
 
-pub mod aead;
 mod actor;
+pub mod aead;
 pub mod audit;
 mod clock;
 mod consent;
@@ -95,10 +95,17 @@ impl Vault {
             None => StdRng::from_entropy(),
         };
         let now = config.clock.now();
-        let keys = keys::Keys { store: store.as_ref(), kek: &kek };
+        let keys = keys::Keys {
+            store: store.as_ref(),
+            kek: &kek,
+        };
         keys.check_kek(now, &mut rng).await?;
-        let log_seed = keys.system_secret(keys::AUDIT_LOG_KEY, now, &mut rng).await?;
-        let blind_index_key = keys.system_secret(keys::BLIND_INDEX_KEY, now, &mut rng).await?;
+        let log_seed = keys
+            .system_secret(keys::AUDIT_LOG_KEY, now, &mut rng)
+            .await?;
+        let blind_index_key = keys
+            .system_secret(keys::BLIND_INDEX_KEY, now, &mut rng)
+            .await?;
         let audit = AuditWriter::start(store.clone()).await?;
         Ok(Self {
             log_key: SigningKey::from_bytes(&log_seed),
@@ -176,9 +183,15 @@ impl Vault {
         event: &AuditEvent,
     ) -> Result<u64> {
         let at = self.now();
-        let json = serde_json::to_vec(event).map_err(|e| VaultError::invalid("audit event", e.to_string()))?;
-        let sealed = aead::seal(key, &audit::details_aad(subject, at), &json, &mut *self.rng())
+        let json = serde_json::to_vec(event)
             .map_err(|e| VaultError::invalid("audit event", e.to_string()))?;
+        let sealed = aead::seal(
+            key,
+            &audit::details_aad(subject, at),
+            &json,
+            &mut *self.rng(),
+        )
+        .map_err(|e| VaultError::invalid("audit event", e.to_string()))?;
         self.audit.append(subject, at, sealed).await
     }
 
@@ -192,14 +205,22 @@ impl Vault {
                 let event = aead::open(&key, &audit::details_aad(subject, leaf.at), &leaf.details)
                     .ok()
                     .and_then(|json| serde_json::from_slice(&json).ok());
-                LoggedEvent { index: leaf.index, at: leaf.at, leaf_hash: leaf.leaf_hash, sealed: leaf.details, event }
+                LoggedEvent {
+                    index: leaf.index,
+                    at: leaf.at,
+                    leaf_hash: leaf.leaf_hash,
+                    sealed: leaf.details,
+                    event,
+                }
             })
             .collect())
     }
 
     /// The signed checkpoint for the log as it is now.
     pub async fn checkpoint(&self) -> Result<Checkpoint> {
-        Prover { store: &self.store }.checkpoint(&self.log_key, self.now()).await
+        Prover { store: &self.store }
+            .checkpoint(&self.log_key, self.now())
+            .await
     }
 
     pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<merkle::Hash>> {
@@ -218,12 +239,17 @@ impl Vault {
     // ---- internals --------------------------------------------------------------------
 
     fn keys(&self) -> keys::Keys<'_> {
-        keys::Keys { store: self.store.as_ref(), kek: &self.kek }
+        keys::Keys {
+            store: self.store.as_ref(),
+            kek: &self.kek,
+        }
     }
 
     fn rng(&self) -> std::sync::MutexGuard<'_, StdRng> {
         // A panic while holding the RNG cannot leave it in a state worth refusing.
-        self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.rng
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn child_rng(&self) -> StdRng {

@@ -42,14 +42,46 @@ impl Purposes {
         let mut p = Self::default();
         for (name, basis, description) in [
             ("account", Contract, "Signing in and keeping your account"),
-            ("notify", Contract, "Sending you the notifications you subscribed to"),
-            ("retention", LegalObligation, "Removing data when its retention period ends"),
-            ("delivery.access", Contract, "Letting a courier into your home for an order you approved"),
-            ("delivery.video", Consent, "Recording and showing in-home delivery footage"),
-            ("palm.identify", Consent, "Identifying you by your palm at a gate or till"),
-            ("walkout.cart", Contract, "Building your cart in a walk-out store"),
-            ("panel.receipts", Consent, "Collecting receipts you share for the shopper panel"),
-            ("panel.insights", Consent, "Using your receipts in differentially private statistics"),
+            (
+                "notify",
+                Contract,
+                "Sending you the notifications you subscribed to",
+            ),
+            (
+                "retention",
+                LegalObligation,
+                "Removing data when its retention period ends",
+            ),
+            (
+                "delivery.access",
+                Contract,
+                "Letting a courier into your home for an order you approved",
+            ),
+            (
+                "delivery.video",
+                Consent,
+                "Recording and showing in-home delivery footage",
+            ),
+            (
+                "palm.identify",
+                Consent,
+                "Identifying you by your palm at a gate or till",
+            ),
+            (
+                "walkout.cart",
+                Contract,
+                "Building your cart in a walk-out store",
+            ),
+            (
+                "panel.receipts",
+                Consent,
+                "Collecting receipts you share for the shopper panel",
+            ),
+            (
+                "panel.insights",
+                Consent,
+                "Using your receipts in differentially private statistics",
+            ),
             ("marketing.email", Consent, "Sending you offers by email"),
         ] {
             p.register(Purpose {
@@ -67,7 +99,9 @@ impl Purposes {
     }
 
     pub fn get(&self, name: &str) -> Result<&Purpose> {
-        self.0.get(name).ok_or_else(|| VaultError::UnknownPurpose(name.to_owned()))
+        self.0
+            .get(name)
+            .ok_or_else(|| VaultError::UnknownPurpose(name.to_owned()))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Purpose> {

@@ -30,7 +30,14 @@ pub struct Opened {
     pub body: Zeroizing<Vec<u8>>,
 }
 
-fn event(actor: &Actor, action: &str, purpose: &str, kind: &str, id: &str, outcome: Outcome) -> AuditEvent {
+fn event(
+    actor: &Actor,
+    action: &str,
+    purpose: &str,
+    kind: &str,
+    id: &str,
+    outcome: Outcome,
+) -> AuditEvent {
     AuditEvent {
         actor: actor.clone(),
         action: action.into(),
@@ -48,13 +55,24 @@ impl Vault {
         let now = self.now();
         let rec = self.sealed_record(&key, &w, 1, now)?;
         self.store.insert(&rec).await?;
-        self.audit_with(&key, w.subject, &event(actor, "seal", purpose, w.kind, w.id, Outcome::Ok)).await?;
+        self.audit_with(
+            &key,
+            w.subject,
+            &event(actor, "seal", purpose, w.kind, w.id, Outcome::Ok),
+        )
+        .await?;
         Ok(())
     }
 
     /// Replaces a record's body and index fields if it is still at `expected_version`;
     /// returns the new version. Another writer in between makes this fail, not overwrite.
-    pub async fn update(&self, actor: &Actor, purpose: &str, w: Write<'_>, expected_version: u64) -> Result<u64> {
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        w: Write<'_>,
+        expected_version: u64,
+    ) -> Result<u64> {
         let key = self.authorize_write(actor, purpose, w.subject).await?;
         match self.store.get(w.kind, w.id).await? {
             Some(r) if r.subject == w.subject => {}
@@ -62,7 +80,12 @@ impl Vault {
         }
         let rec = self.sealed_record(&key, &w, expected_version + 1, self.now())?;
         let version = self.store.update(&rec, expected_version).await?;
-        self.audit_with(&key, w.subject, &event(actor, "update", purpose, w.kind, w.id, Outcome::Ok)).await?;
+        self.audit_with(
+            &key,
+            w.subject,
+            &event(actor, "update", purpose, w.kind, w.id, Outcome::Ok),
+        )
+        .await?;
         Ok(version)
     }
 
@@ -72,34 +95,64 @@ impl Vault {
     pub async fn open(&self, actor: &Actor, purpose: &str, kind: &str, id: &str) -> Result<Opened> {
         let purpose_def = self.purposes.get(purpose)?;
         let missing = || VaultError::not_found(format!("{kind} {id}"));
-        let OpenRow { record, wrapped_key, consent } =
-            self.store.get_for_open(kind, id, purpose).await?.ok_or_else(missing)?;
+        let OpenRow {
+            record,
+            wrapped_key,
+            consent,
+        } = self
+            .store
+            .get_for_open(kind, id, purpose)
+            .await?
+            .ok_or_else(missing)?;
         if matches!(actor, Actor::Subject(s) if *s != record.subject) {
             return Err(missing());
         }
         let key = self.keys().unwrap(&wrapped_key.ok_or_else(missing)?)?;
         let subject = record.subject.clone();
         if purpose_def.needs_consent() && !actor.is_subject(&subject) && consent != Some(true) {
-            self.audit_with(&key, &subject, &event(actor, "open", purpose, kind, id, Outcome::Denied)).await?;
-            return Err(VaultError::ConsentRequired { purpose: purpose.into() });
+            self.audit_with(
+                &key,
+                &subject,
+                &event(actor, "open", purpose, kind, id, Outcome::Denied),
+            )
+            .await?;
+            return Err(VaultError::ConsentRequired {
+                purpose: purpose.into(),
+            });
         }
         let aad = aead::record_aad(kind, id, &subject, record.version);
         match aead::open(&key, &aad, &record.body) {
             Ok(body) => {
-                self.audit_with(&key, &subject, &event(actor, "open", purpose, kind, id, Outcome::Ok)).await?;
+                self.audit_with(
+                    &key,
+                    &subject,
+                    &event(actor, "open", purpose, kind, id, Outcome::Ok),
+                )
+                .await?;
                 Ok(opened(record, body))
             }
             Err(_) => {
-                self.audit_with(&key, &subject, &event(actor, "open", purpose, kind, id, Outcome::IntegrityError))
-                    .await?;
-                Err(VaultError::Integrity { what: format!("{kind} {id}") })
+                self.audit_with(
+                    &key,
+                    &subject,
+                    &event(actor, "open", purpose, kind, id, Outcome::IntegrityError),
+                )
+                .await?;
+                Err(VaultError::Integrity {
+                    what: format!("{kind} {id}"),
+                })
             }
         }
     }
 
     /// Opens every record of a query (each one checked and audited like [`Vault::open`]).
     /// Records the actor may not see are left out.
-    pub async fn open_all(&self, actor: &Actor, purpose: &str, q: &seuil_store::Query) -> Result<Vec<Opened>> {
+    pub async fn open_all(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        q: &seuil_store::Query,
+    ) -> Result<Vec<Opened>> {
         let mut out = Vec::new();
         for rec in self.store.query(q).await? {
             match self.open(actor, purpose, &rec.kind, &rec.id).await {
@@ -120,9 +173,16 @@ impl Vault {
             return Err(missing());
         }
         self.store.delete(kind, id).await?;
-        self.blobs.delete_prefix(&blob_key(&rec.subject, kind, id)).await?;
+        self.blobs
+            .delete_prefix(&blob_key(&rec.subject, kind, id))
+            .await?;
         if let Ok(key) = self.keys().get(&rec.subject).await {
-            self.audit_with(&key, &rec.subject, &event(actor, "delete", purpose, kind, id, Outcome::Ok)).await?;
+            self.audit_with(
+                &key,
+                &rec.subject,
+                &event(actor, "delete", purpose, kind, id, Outcome::Ok),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -135,7 +195,11 @@ impl Vault {
         if matches!(actor, Actor::Subject(s) if *s != rec.subject) {
             return Err(missing());
         }
-        let retain_until = if pinned { None } else { self.retention.until(kind, self.now()) };
+        let retain_until = if pinned {
+            None
+        } else {
+            self.retention.until(kind, self.now())
+        };
         // Only the retention column changes, so the sealed body and its version stay valid.
         self.store.set_retention(kind, id, retain_until).await?;
         Ok(())
@@ -158,7 +222,12 @@ impl Vault {
         let aad = aead::blob_aad(kind, id, subject);
         let sealed = stream::seal_stream(key.clone(), aad, body, &mut *self.rng());
         let n = self.blobs.put(&blob_key(subject, kind, id), sealed).await?;
-        self.audit_with(&key, subject, &event(actor, "seal", purpose, kind, id, Outcome::Ok)).await?;
+        self.audit_with(
+            &key,
+            subject,
+            &event(actor, "seal", purpose, kind, id, Outcome::Ok),
+        )
+        .await?;
         Ok(n)
     }
 
@@ -177,31 +246,70 @@ impl Vault {
             return Err(missing());
         }
         let key = self.keys().get(subject).await.map_err(|_| missing())?;
-        if purpose_def.needs_consent() && !actor.is_subject(subject) && !self.has_consent(subject, purpose).await? {
-            self.audit_with(&key, subject, &event(actor, "open", purpose, kind, id, Outcome::Denied)).await?;
-            return Err(VaultError::ConsentRequired { purpose: purpose.into() });
+        if purpose_def.needs_consent()
+            && !actor.is_subject(subject)
+            && !self.has_consent(subject, purpose).await?
+        {
+            self.audit_with(
+                &key,
+                subject,
+                &event(actor, "open", purpose, kind, id, Outcome::Denied),
+            )
+            .await?;
+            return Err(VaultError::ConsentRequired {
+                purpose: purpose.into(),
+            });
         }
-        let sealed = self.blobs.get(&blob_key(subject, kind, id)).await?.ok_or_else(missing)?;
-        self.audit_with(&key, subject, &event(actor, "open", purpose, kind, id, Outcome::Ok)).await?;
-        Ok(stream::open_stream(key, aead::blob_aad(kind, id, subject), sealed))
+        let sealed = self
+            .blobs
+            .get(&blob_key(subject, kind, id))
+            .await?
+            .ok_or_else(missing)?;
+        self.audit_with(
+            &key,
+            subject,
+            &event(actor, "open", purpose, kind, id, Outcome::Ok),
+        )
+        .await?;
+        Ok(stream::open_stream(
+            key,
+            aead::blob_aad(kind, id, subject),
+            sealed,
+        ))
     }
 
     // ---- helpers ----------------------------------------------------------------------
 
     /// The subject's key, once the actor is known to be allowed to write for `purpose`.
-    async fn authorize_write(&self, actor: &Actor, purpose: &str, subject: &str) -> Result<DataKey> {
+    async fn authorize_write(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        subject: &str,
+    ) -> Result<DataKey> {
         let purpose_def = self.purposes.get(purpose)?;
         if matches!(actor, Actor::Subject(s) if s != subject) {
             return Err(VaultError::not_found(format!("subject {subject}")));
         }
         let key = self.keys().get(subject).await?;
-        if purpose_def.needs_consent() && !actor.is_subject(subject) && !self.has_consent(subject, purpose).await? {
-            return Err(VaultError::ConsentRequired { purpose: purpose.into() });
+        if purpose_def.needs_consent()
+            && !actor.is_subject(subject)
+            && !self.has_consent(subject, purpose).await?
+        {
+            return Err(VaultError::ConsentRequired {
+                purpose: purpose.into(),
+            });
         }
         Ok(key)
     }
 
-    fn sealed_record(&self, key: &DataKey, w: &Write<'_>, version: u64, now: Millis) -> Result<NewRecord> {
+    fn sealed_record(
+        &self,
+        key: &DataKey,
+        w: &Write<'_>,
+        version: u64,
+        now: Millis,
+    ) -> Result<NewRecord> {
         let aad = aead::record_aad(w.kind, w.id, w.subject, version);
         let body = aead::seal(key, &aad, w.body, &mut *self.rng())
             .map_err(|e| VaultError::invalid(format!("{} {}", w.kind, w.id), e.to_string()))?;
@@ -238,10 +346,20 @@ fn opened(r: Record, body: Zeroizing<Vec<u8>>) -> Opened {
 impl Vault {
     /// Seals bytes that live outside a record (a queued notification's payload), bound to the
     /// subject and a context label. Not audited: nothing is read.
-    pub async fn seal_detached(&self, subject: &str, context: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+    pub async fn seal_detached(
+        &self,
+        subject: &str,
+        context: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>> {
         let key = self.keys().get(subject).await?;
-        aead::seal(&key, &aead::record_aad("detached", context, subject, 0), plaintext, &mut *self.rng())
-            .map_err(|e| VaultError::invalid(context.to_owned(), e.to_string()))
+        aead::seal(
+            &key,
+            &aead::record_aad("detached", context, subject, 0),
+            plaintext,
+            &mut *self.rng(),
+        )
+        .map_err(|e| VaultError::invalid(context.to_owned(), e.to_string()))
     }
 
     /// Opens what [`Vault::seal_detached`] sealed, for `purpose`; audited like [`Vault::open`].
@@ -259,11 +377,25 @@ impl Vault {
             return Err(missing());
         }
         let key = self.keys().get(subject).await.map_err(|_| missing())?;
-        let (outcome, result) = match aead::open(&key, &aead::record_aad("detached", context, subject, 0), sealed) {
+        let (outcome, result) = match aead::open(
+            &key,
+            &aead::record_aad("detached", context, subject, 0),
+            sealed,
+        ) {
             Ok(plain) => (Outcome::Ok, Ok(plain)),
-            Err(_) => (Outcome::IntegrityError, Err(VaultError::Integrity { what: context.to_owned() })),
+            Err(_) => (
+                Outcome::IntegrityError,
+                Err(VaultError::Integrity {
+                    what: context.to_owned(),
+                }),
+            ),
         };
-        self.audit_with(&key, subject, &event(actor, "open", purpose, "detached", context, outcome)).await?;
+        self.audit_with(
+            &key,
+            subject,
+            &event(actor, "open", purpose, "detached", context, outcome),
+        )
+        .await?;
         result
     }
 }

@@ -65,7 +65,9 @@ impl Vault {
             }
             for key in batch {
                 self.store.delete(&key.kind, &key.id).await?;
-                self.blobs.delete_prefix(&blob_key(&key.subject, &key.kind, &key.id)).await?;
+                self.blobs
+                    .delete_prefix(&blob_key(&key.subject, &key.kind, &key.id))
+                    .await?;
                 report.expired_removed += 1;
                 let event = AuditEvent {
                     actor: actor.clone(),
@@ -75,8 +77,12 @@ impl Vault {
                     id: key.id,
                     outcome: Outcome::Ok,
                 };
-                // A shredded subject has no key left to seal the event under; nothing of
-                // theirs is readable anyway.
+                // Only kinds under a retention rule hold personal data worth an event; other
+                // expiring rows (sessions) just lapse. A shredded subject has no key left to
+                // seal an event under, and nothing of theirs is readable anyway.
+                if self.retention.until(&key.kind, 0).is_none() {
+                    continue;
+                }
                 if let Ok(data_key) = self.keys().get(&key.subject).await {
                     self.audit_with(&data_key, &key.subject, &event).await?;
                 }

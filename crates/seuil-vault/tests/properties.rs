@@ -7,11 +7,18 @@ use seuil_store::{IndexFields, NewRecord};
 use seuil_vault::{Actor, VaultError, Write, merkle};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: 16, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: 16,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {

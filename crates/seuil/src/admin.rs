@@ -49,7 +49,9 @@ pub enum AdminCommand {
 
 pub async fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::CreateOperator { email, name } => create_operator(&config, &email, &name).await,
+        AdminCommand::CreateOperator { email, name } => {
+            create_operator(&config, &email, &name).await
+        }
         AdminCommand::RotateKek => rotate_kek(&config).await,
         AdminCommand::VerifyAudit => verify_audit(&config).await,
         AdminCommand::Erase { subject } => erase(&config, &subject).await,
@@ -64,7 +66,9 @@ async fn create_operator(config: &Config, email: &str, name: &str) -> anyhow::Re
         Err(_) => {
             eprintln!("password for {email} (one line on standard input):");
             let mut line = String::new();
-            std::io::stdin().read_line(&mut line).context("cannot read the password")?;
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password")?;
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
@@ -86,7 +90,9 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
     let new = Kek::generate(&mut rng);
     if config.kek.provider.as_deref() == Some("env") {
         let n = seuil_vault::keys::rotate_kek(store.as_ref(), &old, &new, &mut rng).await?;
-        println!("rewrapped {n} keys. Set SEUIL_KEK to this new key now; the old one no longer opens anything:");
+        println!(
+            "rewrapped {n} keys. Set SEUIL_KEK to this new key now; the old one no longer opens anything:"
+        );
         println!("{}", hex::encode(new.as_bytes()));
         return Ok(());
     }
@@ -98,9 +104,16 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
     write_secret(&next, &new)?;
     let n = seuil_vault::keys::rotate_kek(store.as_ref(), &old, &new, &mut rng).await?;
     std::fs::rename(&next, &path).with_context(|| {
-        format!("rewrapped {n} keys under the key in {}, but could not move it to {}", next.display(), path.display())
+        format!(
+            "rewrapped {n} keys under the key in {}, but could not move it to {}",
+            next.display(),
+            path.display()
+        )
     })?;
-    println!("rewrapped {n} keys; {} holds the new key", FileKek::new(&path).describe());
+    println!(
+        "rewrapped {n} keys; {} holds the new key",
+        FileKek::new(&path).describe()
+    );
     Ok(())
 }
 
@@ -109,7 +122,9 @@ fn write_secret(path: &Path, key: &Kek) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(hex::encode(key.as_bytes()).as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -132,7 +147,9 @@ async fn verify_audit(config: &Config) -> anyhow::Result<()> {
 
 async fn erase(config: &Config, subject: &str) -> anyhow::Result<()> {
     let vault = runtime::vault(config).await?;
-    let cert = vault.erase(&Actor::Operator("admin-cli".into()), subject).await?;
+    let cert = vault
+        .erase(&Actor::Operator("admin-cli".into()), subject)
+        .await?;
     let removed = vault.purge_erased(subject).await?;
     eprintln!("erased {subject}: key destroyed, {removed} records removed");
     println!("{}", serde_json::to_string_pretty(&cert)?);
@@ -156,7 +173,11 @@ async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
     store.backup_to(&out.join("seuil.db"))?;
     let ledger = seuil_store::Store::shred_ledger(&store).await?;
     std::fs::write(out.join(LEDGER_FILE), serde_json::to_vec_pretty(&ledger)?)?;
-    let media = if config.uses_local_blobs() { copy_tree(&config.blob_dir(), &out.join("blobs"))? } else { 0 };
+    let media = if config.uses_local_blobs() {
+        copy_tree(&config.blob_dir(), &out.join("blobs"))?
+    } else {
+        0
+    };
     println!(
         "backed up to {}: database, {media} media files, {} shred ledger entries. The key file is not \
          included: keep it apart from backups",
@@ -168,11 +189,16 @@ async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
 
 async fn restore(config: &Config, from: &Path, ledgers: &[PathBuf]) -> anyhow::Result<()> {
     if !config.uses_sqlite() {
-        bail!("`seuil admin restore` restores the embedded SQLite store; for PostgreSQL restore the dump with pg_restore, then run this with --ledger to replay erasures");
+        bail!(
+            "`seuil admin restore` restores the embedded SQLite store; for PostgreSQL restore the dump with pg_restore, then run this with --ledger to replay erasures"
+        );
     }
     let backup_db = from.join("seuil.db");
     if !backup_db.exists() {
-        bail!("{} holds no seuil.db: is it a folder made by `seuil admin backup`?", from.display());
+        bail!(
+            "{} holds no seuil.db: is it a folder made by `seuil admin backup`?",
+            from.display()
+        );
     }
     // Every erasure anyone knows of: the live data's, the backup's, and the ones given.
     let mut ledger: Vec<ShredEntry> = Vec::new();
@@ -183,14 +209,18 @@ async fn restore(config: &Config, from: &Path, ledgers: &[PathBuf]) -> anyhow::R
     }
     for file in std::iter::once(from.join(LEDGER_FILE)).chain(ledgers.iter().cloned()) {
         if file.exists() {
-            let text = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let entries: Vec<ShredEntry> =
-                serde_json::from_slice(&text).with_context(|| format!("{} is not a shred ledger", file.display()))?;
+            let text =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let entries: Vec<ShredEntry> = serde_json::from_slice(&text)
+                .with_context(|| format!("{} is not a shred ledger", file.display()))?;
             ledger.extend(entries);
         }
     }
     // Move the current data aside, then put the backup in place.
-    let aside = config.data_dir.join(format!("replaced-{}", seuil_vault::Clock::now(&seuil_vault::SystemClock)));
+    let aside = config.data_dir.join(format!(
+        "replaced-{}",
+        seuil_vault::Clock::now(&seuil_vault::SystemClock)
+    ));
     std::fs::create_dir_all(&aside)?;
     for name in ["seuil.db", "seuil.db-wal", "seuil.db-shm", "blobs"] {
         let path = config.data_dir.join(name);

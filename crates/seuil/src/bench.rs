@@ -75,11 +75,26 @@ async fn vault(args: VaultArgs) -> anyhow::Result<()> {
         });
         println!("{object}");
     } else {
-        println!("seuil bench vault (SQLite, {} records of 1 KiB, {} in flight)", args.records, args.concurrency);
-        println!("  audited opens      {:>9.0}/s   plain SQLite reads {:>9.0}/s   ratio {:.2} (target >= 20000/s, ratio <= 3)", f.opens_per_s, f.plain_reads_per_s, f.open_ratio);
-        println!("  seal and store     {:>9.0}/s   plain SQLite writes {:>8.0}/s   ratio {:.2}", f.seals_per_s, f.plain_writes_per_s, f.seal_ratio);
-        println!("  erasure            {:>9.2} ms for 10 records   {:>6.2} ms for 10,000 records + 100 MB media (target < 50 ms, flat)", f.erase_ms_10, f.erase_ms_10000);
-        println!("  inclusion proof    {:>9.1} us from a log of {} events (target < 1000 us)", f.inclusion_proof_us, f.log_size);
+        println!(
+            "seuil bench vault (SQLite, {} records of 1 KiB, {} in flight)",
+            args.records, args.concurrency
+        );
+        println!(
+            "  audited opens      {:>9.0}/s   plain SQLite reads {:>9.0}/s   ratio {:.2} (target >= 20000/s, ratio <= 3)",
+            f.opens_per_s, f.plain_reads_per_s, f.open_ratio
+        );
+        println!(
+            "  seal and store     {:>9.0}/s   plain SQLite writes {:>8.0}/s   ratio {:.2}",
+            f.seals_per_s, f.plain_writes_per_s, f.seal_ratio
+        );
+        println!(
+            "  erasure            {:>9.2} ms for 10 records   {:>6.2} ms for 10,000 records + 100 MB media (target < 50 ms, flat)",
+            f.erase_ms_10, f.erase_ms_10000
+        );
+        println!(
+            "  inclusion proof    {:>9.1} us from a log of {} events (target < 1000 us)",
+            f.inclusion_proof_us, f.log_size
+        );
     }
     Ok(())
 }
@@ -96,7 +111,13 @@ async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figu
     let store: DynStore = Arc::new(SqliteStore::open(&dir.join("seuil.db"))?);
     let blobs = Arc::new(LocalBlobs::new(dir.join("blobs"))?);
     let vault = Arc::new(
-        Vault::new(store.clone(), blobs, &FileKek::new(dir.join("kek.key")), VaultConfig::default()).await?,
+        Vault::new(
+            store.clone(),
+            blobs,
+            &FileKek::new(dir.join("kek.key")),
+            VaultConfig::default(),
+        )
+        .await?,
     );
     let mut rng = rand::rngs::StdRng::from_entropy();
     let n = args.records.max(1);
@@ -112,24 +133,50 @@ async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figu
 
     progress(&format!("sealing {n} records, then writing {n} plain rows"));
     let seal_time = timed(n, c, |i| {
-        let (vault, body, subject) = (vault.clone(), body.clone(), subjects[i % subjects.len()].clone());
+        let (vault, body, subject) = (
+            vault.clone(),
+            body.clone(),
+            subjects[i % subjects.len()].clone(),
+        );
         async move {
             let id = format!("r{i}");
-            let w = Write { kind: "bench", id: &id, subject: &subject, index: IndexFields::default(), body: &body };
-            vault.seal(&Actor::Subject(subject.clone()), "account", w).await.map_err(anyhow::Error::from)
+            let w = Write {
+                kind: "bench",
+                id: &id,
+                subject: &subject,
+                index: IndexFields::default(),
+                body: &body,
+            };
+            vault
+                .seal(&Actor::Subject(subject.clone()), "account", w)
+                .await
+                .map_err(anyhow::Error::from)
         }
     })
     .await?;
     let plain_write_time = timed(n, c, |i| {
-        let (store, body, subject) = (store.clone(), body.clone(), subjects[i % subjects.len()].clone());
+        let (store, body, subject) = (
+            store.clone(),
+            body.clone(),
+            subjects[i % subjects.len()].clone(),
+        );
         async move {
-            let rec = NewRecord { kind: "plain".into(), id: format!("p{i}"), subject, index: IndexFields::default(), body: body.to_vec(), retain_until: None };
+            let rec = NewRecord {
+                kind: "plain".into(),
+                id: format!("p{i}"),
+                subject,
+                index: IndexFields::default(),
+                body: body.to_vec(),
+                retain_until: None,
+            };
             store.insert(&rec).await.map_err(anyhow::Error::from)
         }
     })
     .await?;
 
-    progress(&format!("opening {n} records with audit, then reading {n} plain rows"));
+    progress(&format!(
+        "opening {n} records with audit, then reading {n} plain rows"
+    ));
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut rng);
     let order = Arc::new(order);
@@ -137,7 +184,9 @@ async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figu
         let (vault, j) = (vault.clone(), order[i]);
         let actor = Actor::Subject(subjects[j % subjects.len()].clone());
         async move {
-            let opened = vault.open(&actor, "account", "bench", &format!("r{j}")).await?;
+            let opened = vault
+                .open(&actor, "account", "bench", &format!("r{j}"))
+                .await?;
             anyhow::ensure!(opened.body.len() == 1024, "wrong body length");
             Ok(())
         }
@@ -146,7 +195,10 @@ async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figu
     let plain_read_time = timed(n, c, |i| {
         let (store, j) = (store.clone(), order[i]);
         async move {
-            let rec = store.get("plain", &format!("p{j}")).await?.context("row missing")?;
+            let rec = store
+                .get("plain", &format!("p{j}"))
+                .await?
+                .context("row missing")?;
             anyhow::ensure!(rec.body.len() == 1024, "wrong body length");
             Ok(())
         }
@@ -163,11 +215,17 @@ async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figu
 
     let size = store.audit_size().await?;
     if size < args.log_size {
-        progress(&format!("growing the audit log from {size} to {} events", args.log_size));
+        progress(&format!(
+            "growing the audit log from {size} to {} events",
+            args.log_size
+        ));
         grow_log(&vault, &subjects, args.log_size - size).await?;
     }
     let cp = vault.checkpoint().await?;
-    progress(&format!("timing inclusion proofs against a checkpoint of {} events", cp.size));
+    progress(&format!(
+        "timing inclusion proofs against a checkpoint of {} events",
+        cp.size
+    ));
     let samples = 2_000;
     let indexes: Vec<u64> = (0..samples).map(|_| rng.gen_range(0..cp.size)).collect();
     let start = Instant::now();
@@ -178,8 +236,14 @@ async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figu
     let proof_time = start.elapsed();
     // Check the proofs outside the timing: a fast wrong answer is not a result.
     let leaves = store.audit_leaves(indexes[0], indexes[0] + 1).await?;
-    merkle::verify_inclusion(&leaves[0].leaf_hash, indexes[0], cp.size, &proofs[0], &cp.root)
-        .map_err(|e| anyhow::anyhow!("inclusion proof does not verify: {e}"))?;
+    merkle::verify_inclusion(
+        &leaves[0].leaf_hash,
+        indexes[0],
+        cp.size,
+        &proofs[0],
+        &cp.root,
+    )
+    .map_err(|e| anyhow::anyhow!("inclusion proof does not verify: {e}"))?;
 
     let per_s = |d: Duration| n as f64 / d.as_secs_f64();
     Ok(Figures {
@@ -203,27 +267,54 @@ where
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
     let start = Instant::now();
-    let mut results = stream::iter(0..n).map(|i| tokio::spawn(op(i))).buffer_unordered(c);
+    let mut results = stream::iter(0..n)
+        .map(|i| tokio::spawn(op(i)))
+        .buffer_unordered(c);
     while let Some(joined) = results.next().await {
         joined??;
     }
     Ok(start.elapsed())
 }
 
-async fn fill_subject(vault: &Arc<Vault>, subject: &str, records: usize, media_mb: usize, body: &Arc<Vec<u8>>, c: usize) -> anyhow::Result<()> {
+async fn fill_subject(
+    vault: &Arc<Vault>,
+    subject: &str,
+    records: usize,
+    media_mb: usize,
+    body: &Arc<Vec<u8>>,
+    c: usize,
+) -> anyhow::Result<()> {
     timed(records, c, |i| {
         let (vault, body, subject) = (vault.clone(), body.clone(), subject.to_owned());
         async move {
             let id = format!("{subject}-{i}");
-            let w = Write { kind: "bench", id: &id, subject: &subject, index: IndexFields::default(), body: &body };
-            vault.seal(&Actor::Subject(subject.clone()), "account", w).await.map_err(anyhow::Error::from)
+            let w = Write {
+                kind: "bench",
+                id: &id,
+                subject: &subject,
+                index: IndexFields::default(),
+                body: &body,
+            };
+            vault
+                .seal(&Actor::Subject(subject.clone()), "account", w)
+                .await
+                .map_err(anyhow::Error::from)
         }
     })
     .await?;
     for m in 0..media_mb {
         let chunk = bytes::Bytes::from(vec![m as u8; 1 << 20]);
         let media = stream::iter([Ok(chunk)]).boxed();
-        vault.seal_blob(&Actor::Subject(subject.to_owned()), "account", subject, "clip", &m.to_string(), media).await?;
+        vault
+            .seal_blob(
+                &Actor::Subject(subject.to_owned()),
+                "account",
+                subject,
+                "clip",
+                &m.to_string(),
+                media,
+            )
+            .await?;
     }
     Ok(())
 }
@@ -235,7 +326,10 @@ async fn erase_timed(vault: &Vault, subject: &str) -> anyhow::Result<f64> {
     vault.erase(&me, subject).await?;
     let ms = start.elapsed().as_secs_f64() * 1e3;
     anyhow::ensure!(
-        vault.open(&me, "account", "bench", &format!("{subject}-0")).await.is_err(),
+        vault
+            .open(&me, "account", "bench", &format!("{subject}-0"))
+            .await
+            .is_err(),
         "a record was still readable after erasure"
     );
     Ok(ms)

@@ -115,7 +115,9 @@ impl Config {
         match self.store.backend.as_deref() {
             None | Some("sqlite") => {}
             Some("postgres") if self.store.postgres_url.is_some() => {}
-            Some("postgres") => bail!("store backend `postgres` needs a URL: set SEUIL_POSTGRES_URL or store.postgres_url"),
+            Some("postgres") => bail!(
+                "store backend `postgres` needs a URL: set SEUIL_POSTGRES_URL or store.postgres_url"
+            ),
             Some(other) => bail!("unknown store backend `{other}`: use `sqlite` or `postgres`"),
         }
         match self.blobs.backend.as_deref() {
@@ -130,7 +132,10 @@ impl Config {
     }
 
     pub fn kek_file(&self) -> PathBuf {
-        self.kek.file.clone().unwrap_or_else(|| self.data_dir.join("kek.key"))
+        self.kek
+            .file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("kek.key"))
     }
 
     pub fn sqlite_path(&self) -> PathBuf {
@@ -150,7 +155,9 @@ impl Config {
     }
 
     pub fn public_url(&self, bound: &std::net::SocketAddr) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{bound}"))
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
     }
 }
 
@@ -160,13 +167,19 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file_and_unknown_values_are_refused() {
-        let mut c: Config = toml::from_str("listen = \"0.0.0.0:1\"\n[store]\nbackend = \"sqlite\"").unwrap();
-        c.apply_env(|n| (n == "SEUIL_LISTEN").then(|| "127.0.0.1:9".to_string())).unwrap();
+        let mut c: Config =
+            toml::from_str("listen = \"0.0.0.0:1\"\n[store]\nbackend = \"sqlite\"").unwrap();
+        c.apply_env(|n| (n == "SEUIL_LISTEN").then(|| "127.0.0.1:9".to_string()))
+            .unwrap();
         assert_eq!(c.listen, "127.0.0.1:9");
-        let err = c.apply_env(|n| (n == "SEUIL_STORE").then(|| "mysql".to_string())).unwrap_err();
+        let err = c
+            .apply_env(|n| (n == "SEUIL_STORE").then(|| "mysql".to_string()))
+            .unwrap_err();
         assert!(err.to_string().contains("unknown store backend `mysql`"));
         assert!(toml::from_str::<Config>("colour = 1").is_err());
-        let err = Config::default().apply_env(|n| (n == "SEUIL_STORE").then(|| "postgres".into())).unwrap_err();
+        let err = Config::default()
+            .apply_env(|n| (n == "SEUIL_STORE").then(|| "postgres".into()))
+            .unwrap_err();
         assert!(err.to_string().contains("SEUIL_POSTGRES_URL"));
     }
 }

@@ -10,11 +10,17 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "seuil", version, about = "Retail services that cross the customer's threshold, with the customer in control.")]
-#[command(long_about = "Seuil runs in-home delivery, palm pay, walk-out stores and a shopper panel. \
+#[command(
+    name = "seuil",
+    version,
+    about = "Retail services that cross the customer's threshold, with the customer in control."
+)]
+#[command(
+    long_about = "Seuil runs in-home delivery, palm pay, walk-out stores and a shopper panel. \
 Personal data is sealed under each customer's own key, every access is audited in a log the \
 customer can verify, and erasure is cryptographic.\n\n\
-Configuration comes from ./seuil.toml (or --config), then SEUIL_* environment variables, then flags.")]
+Configuration comes from ./seuil.toml (or --config), then SEUIL_* environment variables, then flags."
+)]
 struct Cli {
     /// A configuration file (default: ./seuil.toml if it exists).
     #[arg(long, global = true, value_name = "FILE")]
@@ -40,7 +46,10 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logs();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -69,7 +78,9 @@ fn main() -> std::process::ExitCode {
 fn init_logs() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("SEUIL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("SEUIL_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {

@@ -14,7 +14,9 @@ pub async fn store(config: &Config) -> anyhow::Result<DynStore> {
         Ok(Arc::new(store))
     } else {
         let url = config.store.postgres_url.as_deref().unwrap_or_default();
-        let store = PgStore::connect(url, None).await.context("cannot connect to PostgreSQL")?;
+        let store = PgStore::connect(url, None)
+            .await
+            .context("cannot connect to PostgreSQL")?;
         Ok(Arc::new(store))
     }
 }
@@ -32,13 +34,19 @@ pub async fn blobs(config: &Config) -> anyhow::Result<DynBlobs> {
         if let Some(region) = &config.blobs.s3_region {
             s3.region = region.clone();
         }
-        Ok(Arc::new(S3Blobs::new(s3).await.context("cannot reach the S3 bucket")?))
+        Ok(Arc::new(
+            S3Blobs::new(s3)
+                .await
+                .context("cannot reach the S3 bucket")?,
+        ))
     }
 }
 
 pub fn kek_provider(config: &Config) -> Box<dyn KekProvider> {
     match config.kek.provider.as_deref() {
-        Some("env") => Box::new(EnvKek::new(config.kek.env.clone().unwrap_or_else(|| "SEUIL_KEK".into()))),
+        Some("env") => Box::new(EnvKek::new(
+            config.kek.env.clone().unwrap_or_else(|| "SEUIL_KEK".into()),
+        )),
         _ => Box::new(FileKek::new(config.kek_file())),
     }
 }

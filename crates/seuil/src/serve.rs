@@ -45,8 +45,12 @@ pub async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::R
     if demo {
         println!("Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}  (sign in at {url}/signin)");
     }
-    let router = app.router().into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    let router = app
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     background.abort();
     tracing::info!("stopped");
     Ok(())
@@ -54,7 +58,10 @@ pub async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::R
 
 /// The demo customer; kept across restarts of the same data folder.
 async fn seed_demo(app: &App) -> anyhow::Result<()> {
-    match app.create_account(DEMO_EMAIL, DEMO_PASSWORD, "Demo Customer", Role::Customer).await {
+    match app
+        .create_account(DEMO_EMAIL, DEMO_PASSWORD, "Demo Customer", Role::Customer)
+        .await
+    {
         Ok(subject) => tracing::info!(%subject, "seeded the demo customer"),
         Err(problem) if problem.status.as_u16() == 409 => {}
         Err(problem) => anyhow::bail!("cannot seed the demo customer: {problem}"),

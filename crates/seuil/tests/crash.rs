@@ -22,7 +22,12 @@ async fn acknowledged_writes_survive_kill_9() {
             sign_up(&server, email, password, "Crash Test").await
         } else {
             let c = server.client();
-            let res = c.post(server.api("/api/sessions")).json(&serde_json::json!({"email": email, "password": password})).send().await.unwrap();
+            let res = c
+                .post(server.api("/api/sessions"))
+                .json(&serde_json::json!({"email": email, "password": password}))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(res.status(), 200, "sign-in after restart failed");
             c
         };
@@ -57,11 +62,19 @@ async fn acknowledged_writes_survive_kill_9() {
         for w in writers {
             w.await.unwrap();
         }
-        assert!(!acknowledged.lock().unwrap().is_empty(), "no write was acknowledged in round {round}");
+        assert!(
+            !acknowledged.lock().unwrap().is_empty(),
+            "no write was acknowledged in round {round}"
+        );
     }
     let server = Server::start(&data);
     let client = server.client();
-    let res = client.post(server.api("/api/sessions")).json(&serde_json::json!({"email": email, "password": password})).send().await.unwrap();
+    let res = client
+        .post(server.api("/api/sessions"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     check_present(&server, &client, &acknowledged).await;
     drop(server);
@@ -69,21 +82,45 @@ async fn acknowledged_writes_survive_kill_9() {
     assert!(out.contains("audit log OK"), "{out}");
 }
 
-async fn check_present(server: &Server, client: &reqwest::Client, acknowledged: &Mutex<BTreeSet<String>>) {
+async fn check_present(
+    server: &Server,
+    client: &reqwest::Client,
+    acknowledged: &Mutex<BTreeSet<String>>,
+) {
     let res = client.get(server.api("/api/devices")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let list: serde_json::Value = res.json().await.unwrap();
-    let items = list.get("devices").or(list.get("items")).and_then(|v| v.as_array()).cloned().unwrap_or_else(|| list.as_array().cloned().unwrap_or_default());
-    let present: BTreeSet<String> = items.iter().filter_map(|w| w["id"].as_str().map(str::to_owned)).collect();
-    let missing: Vec<_> = acknowledged.lock().unwrap().difference(&present).cloned().collect();
-    assert!(missing.is_empty(), "acknowledged writes lost after kill -9: {missing:?}");
+    let items = list
+        .get("devices")
+        .or(list.get("items"))
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_else(|| list.as_array().cloned().unwrap_or_default());
+    let present: BTreeSet<String> = items
+        .iter()
+        .filter_map(|w| w["id"].as_str().map(str::to_owned))
+        .collect();
+    let missing: Vec<_> = acknowledged
+        .lock()
+        .unwrap()
+        .difference(&present)
+        .cloned()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged writes lost after kill -9: {missing:?}"
+    );
 }
 
 fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -16,13 +16,22 @@ pub const T0: i64 = 1_790_000_000_000;
 pub async fn vault() -> TestVault {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = Arc::new(ManualClock::new(T0));
-    let vault = vault_in(dir.path(), clock.clone()).await.expect("vault opens");
+    let vault = vault_in(dir.path(), clock.clone())
+        .await
+        .expect("vault opens");
     TestVault { vault, clock, dir }
 }
 
-pub async fn vault_in(dir: &std::path::Path, clock: Arc<ManualClock>) -> seuil_vault::Result<Vault> {
+pub async fn vault_in(
+    dir: &std::path::Path,
+    clock: Arc<ManualClock>,
+) -> seuil_vault::Result<Vault> {
     let store = Arc::new(SqliteStore::open(&dir.join("seuil.db"))?);
     let blobs = Arc::new(LocalBlobs::new(dir.join("blobs"))?);
-    let config = VaultConfig { clock, rng_seed: Some([7; 32]), ..VaultConfig::default() };
+    let config = VaultConfig {
+        clock,
+        rng_seed: Some([7; 32]),
+        ..VaultConfig::default()
+    };
     Vault::new(store, blobs, &FileKek::new(dir.join("kek")), config).await
 }

@@ -31,11 +31,17 @@ impl Server {
                 }
             }
         });
-        let url = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("seuil serve did not report its address within 60 s");
-        });
-        Server { child, url, data_dir: data_dir.to_owned() }
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("seuil serve did not report its address within 60 s");
+            });
+        Server {
+            child,
+            url,
+            data_dir: data_dir.to_owned(),
+        }
     }
 
     /// Stops the process the hard way, as a power cut would.
@@ -101,7 +107,12 @@ pub async fn sign_up(server: &Server, email: &str, password: &str, name: &str) -
         .send()
         .await
         .expect("sign-up request");
-    assert_eq!(res.status(), 201, "sign-up failed: {}", res.text().await.unwrap_or_default());
+    assert_eq!(
+        res.status(),
+        201,
+        "sign-up failed: {}",
+        res.text().await.unwrap_or_default()
+    );
     client
 }
 
@@ -113,7 +124,11 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         if let Ok(entries) = std::fs::read_dir(&d) {
             for e in entries.flatten() {
                 let p = e.path();
-                if p.is_dir() { stack.push(p) } else { out.push(p) }
+                if p.is_dir() {
+                    stack.push(p)
+                } else {
+                    out.push(p)
+                }
             }
         }
     }

@@ -1,0 +1,231 @@
+//! The caller's privacy controls: consents, access log (and its verification), export, and
+//! public erasure certificates.
+
+use crate::auth::Caller;
+use crate::extract::{ApiJson, ApiPath};
+use crate::problem::{ApiResult, Problem};
+use crate::state::{AppState, Shared};
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use seuil_store::Millis;
+use seuil_vault::{Actor, ConsentState, audit, merkle};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentDecision {
+    pub granted: bool,
+}
+
+pub fn consent_json(c: &ConsentState) -> Value {
+    json!({
+        "purpose": c.purpose.name,
+        "description": c.purpose.description,
+        "basis": c.purpose.basis,
+        "granted": c.granted,
+        "decided_at": c.at,
+        "notice_version": c.notice_version,
+        "current_notice_version": c.purpose.notice_version,
+    })
+}
+
+/// Grants or withdraws, as the subject themselves; returns the state in force.
+pub async fn decide(
+    state: &AppState,
+    subject: &str,
+    purpose: &str,
+    granted: bool,
+) -> ApiResult<ConsentState> {
+    let actor = Actor::Subject(subject.into());
+    if granted {
+        state.vault.grant_consent(&actor, subject, purpose).await?;
+    } else {
+        state
+            .vault
+            .withdraw_consent(&actor, subject, purpose)
+            .await?;
+    }
+    state
+        .vault
+        .consents(subject)
+        .await?
+        .into_iter()
+        .find(|c| c.purpose.name == purpose)
+        .ok_or_else(|| Problem::not_found(format!("purpose `{purpose}`")))
+}
+
+/// One event of the access log as the API and the portal show it.
+#[derive(Clone, Debug, Serialize)]
+pub struct EventView {
+    pub index: u64,
+    pub at: Millis,
+    /// `{type, id}`, or null if the details could not be opened.
+    pub actor: Option<Actor>,
+    pub action: Option<String>,
+    pub purpose: Option<String>,
+    pub kind: Option<String>,
+    pub id: Option<String>,
+    pub outcome: Option<seuil_vault::Outcome>,
+    /// Hex SHA-256 leaf hash, as stored in the Merkle tree.
+    pub leaf_hash: String,
+    /// Hex of the sealed details the leaf hash covers, to recompute it.
+    pub sealed: String,
+}
+
+pub async fn events(state: &AppState, subject: &str) -> ApiResult<Vec<EventView>> {
+    Ok(state
+        .vault
+        .access_log(subject)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let ev = e.event;
+            EventView {
+                index: e.index,
+                at: e.at,
+                actor: ev.as_ref().map(|x| x.actor.clone()),
+                action: ev.as_ref().map(|x| x.action.clone()),
+                purpose: ev.as_ref().map(|x| x.purpose.clone()),
+                kind: ev.as_ref().map(|x| x.kind.clone()),
+                id: ev.as_ref().map(|x| x.id.clone()),
+                outcome: ev.as_ref().map(|x| x.outcome),
+                leaf_hash: hex::encode(e.leaf_hash),
+                sealed: hex::encode(&e.sealed),
+            }
+        })
+        .collect())
+}
+
+/// What a server-side verification of a subject's events found.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyResult {
+    pub verified: bool,
+    pub events: usize,
+    pub checkpoint_size: u64,
+    pub checkpoint_root: String,
+    pub checkpoint_signature_valid: bool,
+    pub log_public_key: String,
+    pub failures: Vec<String>,
+}
+
+impl VerifyResult {
+    pub fn summary(&self) -> String {
+        if self.verified {
+            format!(
+                "All {} events verified against checkpoint of size {}",
+                self.events, self.checkpoint_size
+            )
+        } else {
+            format!("Verification failed: {}", self.failures.join("; "))
+        }
+    }
+}
+
+/// Recomputes each leaf hash from the sealed bytes, checks its inclusion proof against the
+/// current checkpoint and the checkpoint's signature.
+pub async fn verify_events(state: &AppState, subject: &str) -> ApiResult<VerifyResult> {
+    let log = state.vault.access_log(subject).await?;
+    let cp = state.vault.checkpoint().await?;
+    let key = state.vault.log_public_key();
+    let signature_ok = audit::verify_checkpoint(&cp, &key);
+    let mut failures = Vec::new();
+    if !signature_ok {
+        failures.push("the checkpoint signature does not verify".to_owned());
+    }
+    for e in &log {
+        let leaf = merkle::leaf_hash(&audit::leaf_input(subject, e.at, &e.sealed));
+        if leaf != e.leaf_hash {
+            failures.push(format!(
+                "event {}: leaf hash does not match its sealed details",
+                e.index
+            ));
+            continue;
+        }
+        if e.index >= cp.size {
+            failures.push(format!("event {}: not covered by the checkpoint", e.index));
+            continue;
+        }
+        let proof = state.vault.inclusion_proof(e.index, cp.size).await?;
+        if let Err(err) = merkle::verify_inclusion(&leaf, e.index, cp.size, &proof, &cp.root) {
+            failures.push(format!("event {}: {err}", e.index));
+        }
+    }
+    Ok(VerifyResult {
+        verified: failures.is_empty(),
+        events: log.len(),
+        checkpoint_size: cp.size,
+        checkpoint_root: hex::encode(cp.root),
+        checkpoint_signature_valid: signature_ok,
+        log_public_key: hex::encode(key.to_bytes()),
+        failures,
+    })
+}
+
+pub async fn list_consents(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
+    let list = state.vault.consents(&caller.subject).await?;
+    Ok(Json(
+        json!({ "consents": list.iter().map(consent_json).collect::<Vec<_>>() }),
+    ))
+}
+
+pub async fn set_consent(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(purpose): ApiPath<String>,
+    ApiJson(req): ApiJson<ConsentDecision>,
+) -> ApiResult<Json<Value>> {
+    let c = decide(&state, &caller.subject, &purpose, req.granted).await?;
+    Ok(Json(consent_json(&c)))
+}
+
+pub async fn access_log(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
+    let events = events(&state, &caller.subject).await?;
+    Ok(Json(json!({ "subject": caller.subject, "events": events })))
+}
+
+pub async fn verify(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<VerifyResult>> {
+    Ok(Json(verify_events(&state, &caller.subject).await?))
+}
+
+pub async fn export(State(state): State<Shared>, caller: Caller) -> ApiResult<Response> {
+    let (bytes, _summary) = state
+        .vault
+        .export(&Actor::Subject(caller.subject.clone()), &caller.subject)
+        .await?;
+    let disposition = format!(
+        "attachment; filename=\"seuil-export-{}.tar\"",
+        caller.subject
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub async fn certificate(
+    State(state): State<Shared>,
+    ApiPath(subject): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let cert = state
+        .vault
+        .erasure_certificate(&subject)
+        .await?
+        .ok_or_else(|| Problem::not_found("no erasure certificate for this subject"))?;
+    Ok(Json(certificate_json(&state, &cert)))
+}
+
+pub fn certificate_json(state: &AppState, cert: &seuil_vault::ErasureCertificate) -> Value {
+    let mut v = serde_json::to_value(cert).unwrap_or_default();
+    let valid = cert.verify() && cert.log_public_key == state.vault.log_public_key().to_bytes();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("valid".into(), Value::Bool(valid));
+    }
+    v
+}

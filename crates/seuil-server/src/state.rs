@@ -1,0 +1,152 @@
+//! What every handler shares, and the [`App`] the binary builds.
+
+use crate::auth::accounts::{self, Role};
+use crate::auth::device::ReplayCache;
+use crate::auth::password::Hasher;
+use crate::auth::rate_limit::LoginLimiter;
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+use crate::notify::{self, NotifyReport, sse::Hub};
+use crate::problem::Problem;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub struct AppState {
+    pub vault: Arc<seuil_vault::Vault>,
+    pub config: ServerConfig,
+    pub origin: String,
+    pub hasher: Hasher,
+    pub limiter: LoginLimiter,
+    pub replay: ReplayCache,
+    pub hub: Hub,
+    pub metrics: Metrics,
+    pub http: reqwest::Client,
+    /// Wakes the outbox worker when a message is queued.
+    pub outbox_wake: Notify,
+}
+
+pub type Shared = Arc<AppState>;
+
+/// The HTTP server: the API, the portal and the background workers, over one vault.
+#[derive(Clone)]
+pub struct App {
+    state: Shared,
+}
+
+/// The background tasks started by [`App::spawn_background`]. Dropping it leaves them
+/// running; [`Background::abort`] stops them.
+pub struct Background {
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    pub fn abort(&self) {
+        for h in &self.handles {
+            h.abort();
+        }
+    }
+}
+
+impl App {
+    pub fn new(vault: Arc<seuil_vault::Vault>, config: ServerConfig) -> App {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.webhook_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("seuil-webhooks/1")
+            .build()
+            .unwrap_or_default();
+        let state = AppState {
+            origin: config.public_origin(),
+            hasher: Hasher::new(config.argon2_fast_for_tests),
+            limiter: LoginLimiter::new(config.login_failures_per_minute),
+            replay: ReplayCache::default(),
+            hub: Hub::default(),
+            metrics: Metrics::default(),
+            http,
+            outbox_wake: Notify::new(),
+            vault,
+            config,
+        };
+        App {
+            state: Arc::new(state),
+        }
+    }
+
+    /// Every route of the API and the portal, with its middleware.
+    pub fn router(&self) -> axum::Router {
+        crate::routes::router(self.state.clone())
+    }
+
+    /// Starts the outbox worker (webhook delivery) and the retention sweeper.
+    pub fn spawn_background(&self) -> Background {
+        let worker = tokio::spawn(crate::notify::outbox_worker::run(self.state.clone()));
+        let state = self.state.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(Duration::from_millis(state.config.sweep_interval_ms.max(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match state.vault.sweep().await {
+                    Ok(report) => {
+                        if report.expired_removed + report.erased_records_removed > 0 {
+                            tracing::info!(
+                                expired = report.expired_removed,
+                                erased = report.erased_records_removed,
+                                "retention sweep"
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+                }
+            }
+        });
+        Background {
+            handles: vec![worker, sweeper],
+        }
+    }
+
+    /// Creates an account (a new vault subject) and returns its subject id. Used by
+    /// `seuil admin create-operator` and `seuil demo`.
+    pub async fn create_account(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+        role: Role,
+    ) -> Result<String, Problem> {
+        accounts::create(&self.state, email, password, display_name, role).await
+    }
+
+    /// Tells a subject something happened: pushed to their open event streams (SSE) and
+    /// queued for each of their webhooks.
+    pub async fn notify(
+        &self,
+        subject: &str,
+        event_type: &str,
+        data: serde_json::Value,
+    ) -> Result<NotifyReport, Problem> {
+        notify::notify(&self.state, subject, event_type, data).await
+    }
+
+    /// Serves the router on `listener`, passing client addresses to the login rate limiter.
+    pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    }
+
+    pub fn vault(&self) -> &Arc<seuil_vault::Vault> {
+        &self.state.vault
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.state.config
+    }
+}

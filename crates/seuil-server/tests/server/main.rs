@@ -1,0 +1,9 @@
+//! Integration tests of the HTTP server, in one binary (one link on a small machine).
+
+mod authz;
+mod bad_input;
+mod browser_verify;
+mod common;
+mod flows;
+mod portal;
+mod webhooks;
