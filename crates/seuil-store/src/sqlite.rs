@@ -1,2 +1,0 @@
-//! SQLite backend (placeholder while being written).
-pub struct SqliteStore;
