@@ -69,6 +69,12 @@ impl Vault {
                     .delete_prefix(&blob_key(&key.subject, &key.kind, &key.id))
                     .await?;
                 report.expired_removed += 1;
+                // Only kinds under a retention rule hold personal data worth an event; other
+                // expiring rows (sessions) just lapse. A shredded subject has no key left to
+                // seal an event under, and nothing of theirs is readable anyway.
+                if self.retention.until(&key.kind, 0).is_none() {
+                    continue;
+                }
                 let event = AuditEvent {
                     actor: actor.clone(),
                     action: "delete".into(),
@@ -77,12 +83,6 @@ impl Vault {
                     id: key.id,
                     outcome: Outcome::Ok,
                 };
-                // Only kinds under a retention rule hold personal data worth an event; other
-                // expiring rows (sessions) just lapse. A shredded subject has no key left to
-                // seal an event under, and nothing of theirs is readable anyway.
-                if self.retention.until(&key.kind, 0).is_none() {
-                    continue;
-                }
                 if let Ok(data_key) = self.keys().get(&key.subject).await {
                     self.audit_with(&data_key, &key.subject, &event).await?;
                 }

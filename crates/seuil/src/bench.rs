@@ -359,7 +359,7 @@ async fn grow_log(vault: &Arc<Vault>, subjects: &[String], count: u64) -> anyhow
     while let Some(joined) = results.next().await {
         joined??;
         done += 1;
-        if done % step == 0 {
+        if done.is_multiple_of(step) {
             progress(&format!("  {done}/{count}"));
         }
     }
