@@ -48,7 +48,9 @@ pub fn check_key(key: &str) -> Result<()> {
             !part.is_empty()
                 && part != "."
                 && part != ".."
-                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         });
     if ok {
         Ok(())

@@ -3,7 +3,7 @@
 //! trait for large bodies, with a local directory and S3-compatible object storage.
 //!
 //! The store never sees plaintext personal data: the vault seals bodies before they arrive.
-//! Every backend passes the same conformance suite (`tests/conformance.rs`).
+//! Every backend passes the same conformance suite (`tests/conformance/`).
 
 mod blob;
 mod error;
@@ -13,9 +13,9 @@ pub mod sqlite;
 
 pub use blob::{BlobStore, ByteStream, LocalBlobs, S3Blobs, S3Config, check_key};
 pub use error::StoreError;
+pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use model::*;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -41,9 +41,16 @@ pub trait Store: Send + Sync + 'static {
     async fn get_for_open(&self, kind: &str, id: &str, purpose: &str) -> Result<Option<OpenRow>>;
     /// Sets only a record's `retain_until` (pinning keeps it past its rule); the version and
     /// body are untouched. Returns whether the record exists.
-    async fn set_retention(&self, kind: &str, id: &str, retain_until: Option<Millis>) -> Result<bool>;
+    async fn set_retention(
+        &self,
+        kind: &str,
+        id: &str,
+        retain_until: Option<Millis>,
+    ) -> Result<bool>;
     /// Deletes one record; returns whether it existed.
     async fn delete(&self, kind: &str, id: &str) -> Result<bool>;
+    /// Records matching every filter that is set, ordered by `(at, id)`; records without `at`
+    /// come first (they never match a range on `at`).
     async fn query(&self, q: &Query) -> Result<Vec<Record>>;
     /// Every record of a subject, of every kind, ordered by `(kind, id)`.
     async fn subject_records(&self, subject: &str) -> Result<Vec<Record>>;
@@ -60,11 +67,14 @@ pub trait Store: Send + Sync + 'static {
     async fn get_key(&self, subject: &str) -> Result<Option<WrappedKey>>;
     async fn all_keys(&self) -> Result<Vec<WrappedKey>>;
     /// Replaces the wrapping of many keys in one transaction (KEK rotation).
+    /// Keys of subjects that have none (shredded meanwhile) are skipped, never created; each
+    /// key keeps its `created_at`.
     async fn rewrap_keys(&self, keys: &[WrappedKey]) -> Result<()>;
     /// Destroys a subject's key and appends to the shred ledger, in one transaction, forced to
     /// disk with nothing of the key left in free pages or the write-ahead log. Returns whether
     /// a key existed.
     async fn shred_key(&self, subject: &str, at: Millis) -> Result<bool>;
+    /// Every shred, oldest first. A shred that found no key destroyed nothing and is not listed.
     async fn shred_ledger(&self) -> Result<Vec<ShredEntry>>;
 
     // ---- small named values (KEK check value, schema facts) --------------------------
@@ -78,6 +88,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn add_consent(&self, entry: &ConsentEntry) -> Result<()>;
     /// Every decision of a subject, oldest first.
+    /// Decisions are ordered by `at`, then by the order they were recorded; the same order
+    /// decides which decision is in force in [`Store::get_for_open`].
     async fn consent_history(&self, subject: &str) -> Result<Vec<ConsentEntry>>;
     async fn delete_subject_consents(&self, subject: &str) -> Result<u64>;
 
@@ -99,6 +111,8 @@ pub trait Store: Send + Sync + 'static {
     /// The hashes of the given stored nodes, in the order asked; fails with
     /// [`StoreError::NotFound`] if one is missing.
     async fn audit_nodes(&self, ids: &[NodeId]) -> Result<Vec<[u8; 32]>>;
+    /// Storing a checkpoint of a size already stored keeps the first one: a published tree head
+    /// never changes.
     async fn put_checkpoint(&self, cp: &Checkpoint) -> Result<()>;
     async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>>;
     async fn checkpoint_at(&self, size: u64) -> Result<Option<Checkpoint>>;
@@ -109,8 +123,16 @@ pub trait Store: Send + Sync + 'static {
 
     async fn outbox_push(&self, msg: &NewOutboxMessage) -> Result<u64>;
     /// Messages due at `now`, claimed for `lease` ms so another instance does not send them too.
-    async fn outbox_claim(&self, now: Millis, lease: Millis, limit: u32) -> Result<Vec<OutboxMessage>>;
+    async fn outbox_claim(
+        &self,
+        now: Millis,
+        lease: Millis,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>>;
+    /// Deletes a sent message. A message already gone is not an error.
     async fn outbox_done(&self, id: u64) -> Result<()>;
+    /// Counts a failed attempt, records the error, releases the lease and schedules the message
+    /// again at `next_at`. A message already gone is not an error.
     async fn outbox_retry(&self, id: u64, next_at: Millis, error: &str) -> Result<()>;
     async fn outbox_pending(&self) -> Result<u64>;
     async fn delete_subject_outbox(&self, subject: &str) -> Result<u64>;

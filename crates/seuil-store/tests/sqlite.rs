@@ -35,7 +35,12 @@ fn key_bytes(seed: u64) -> Vec<u8> {
 }
 
 fn wrapped(subject: &str, bytes: Vec<u8>) -> WrappedKey {
-    WrappedKey { subject: subject.into(), kek_id: "kek1".into(), wrapped: bytes, created_at: 1 }
+    WrappedKey {
+        subject: subject.into(),
+        kek_id: "kek1".into(),
+        wrapped: bytes,
+        created_at: 1,
+    }
 }
 
 /// The database file and its companions, whichever exist.
@@ -64,8 +69,14 @@ async fn reopening_keeps_everything() {
     let path = dir.path().join("nested/dirs/seuil.db");
     {
         let store = SqliteStore::open(&path).expect("open creates the parent directories");
-        store.insert(&record("v1", "alice", b"sealed".to_vec())).await.expect("insert");
-        store.put_key(&wrapped("alice", key_bytes(1))).await.expect("key");
+        store
+            .insert(&record("v1", "alice", b"sealed".to_vec()))
+            .await
+            .expect("insert");
+        store
+            .put_key(&wrapped("alice", key_bytes(1)))
+            .await
+            .expect("key");
         store.set_meta("kek.check", b"check").await.expect("meta");
         let consent = ConsentEntry {
             subject: "alice".into(),
@@ -75,27 +86,58 @@ async fn reopening_keeps_everything() {
             at: 5,
         };
         store.add_consent(&consent).await.expect("consent");
-        let leaf = AuditLeaf { index: 0, subject: "alice".into(), at: 6, details: vec![1], leaf_hash: [7; 32] };
-        store.audit_append(0, &[leaf], &[(NodeId { level: 0, index: 0 }, [7; 32])]).await.expect("audit");
-        let msg = NewOutboxMessage { subject: "alice".into(), target: "hook".into(), payload: vec![2], next_at: 0 };
+        let leaf = AuditLeaf {
+            index: 0,
+            subject: "alice".into(),
+            at: 6,
+            details: vec![1],
+            leaf_hash: [7; 32],
+        };
+        store
+            .audit_append(0, &[leaf], &[(NodeId { level: 0, index: 0 }, [7; 32])])
+            .await
+            .expect("audit");
+        let msg = NewOutboxMessage {
+            subject: "alice".into(),
+            target: "hook".into(),
+            payload: vec![2],
+            next_at: 0,
+        };
         store.outbox_push(&msg).await.expect("outbox");
     }
     let store = SqliteStore::open(&path).expect("reopen");
-    let row = store.get_for_open("visit", "v1", "delivery.video").await.expect("open").expect("row");
+    let row = store
+        .get_for_open("visit", "v1", "delivery.video")
+        .await
+        .expect("open")
+        .expect("row");
     assert_eq!(row.record.body, b"sealed");
     assert_eq!(row.wrapped_key.map(|k| k.wrapped), Some(key_bytes(1)));
     assert_eq!(row.consent, Some(true));
-    assert_eq!(store.get_meta("kek.check").await.expect("meta"), Some(b"check".to_vec()));
+    assert_eq!(
+        store.get_meta("kek.check").await.expect("meta"),
+        Some(b"check".to_vec())
+    );
     assert_eq!(store.audit_size().await.expect("size"), 1);
-    assert_eq!(store.audit_nodes(&[NodeId { level: 0, index: 0 }]).await.expect("node"), [[7; 32]]);
+    assert_eq!(
+        store
+            .audit_nodes(&[NodeId { level: 0, index: 0 }])
+            .await
+            .expect("node"),
+        [[7; 32]]
+    );
     assert_eq!(store.outbox_pending().await.expect("pending"), 1);
     drop(store);
 
     // The schema version is recorded in the file, and a third open migrates nothing.
     let conn = rusqlite::Connection::open(&path).expect("raw open");
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
     assert_eq!(version, 1);
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
     assert_eq!(mode, "wal");
 }
 
@@ -108,36 +150,72 @@ async fn a_shredded_key_is_nowhere_on_disk() {
     // Enough keys to fill several pages, so the victim sits among others, and records of the
     // victim that are not erased by the shred (their bodies are sealed under the key).
     for i in 0..400u64 {
-        store.put_key(&wrapped(&format!("subject{i:03}"), key_bytes(i))).await.expect("put key");
+        store
+            .put_key(&wrapped(&format!("subject{i:03}"), key_bytes(i)))
+            .await
+            .expect("put key");
     }
     let victim = "subject200";
     for i in 0..50 {
-        store.insert(&record(&format!("r{i:02}"), victim, vec![0xee; 200])).await.expect("insert");
+        store
+            .insert(&record(&format!("r{i:02}"), victim, vec![0xee; 200]))
+            .await
+            .expect("insert");
     }
     // A KEK rotation rewraps the victim's key: the old wrapping must vanish too.
     let rotated = key_bytes(10_200);
-    store.rewrap_keys(&[wrapped(victim, rotated.clone())]).await.expect("rewrap");
+    store
+        .rewrap_keys(&[wrapped(victim, rotated.clone())])
+        .await
+        .expect("rewrap");
 
     let (old, neighbour) = (key_bytes(200), key_bytes(201));
-    assert!(!files_holding(&path, &rotated).is_empty(), "control: the key is on disk before the shred");
+    assert!(
+        !files_holding(&path, &rotated).is_empty(),
+        "control: the key is on disk before the shred"
+    );
 
     let started = Instant::now();
     assert!(store.shred_key(victim, 99).await.expect("shred"));
     let took = started.elapsed();
     eprintln!("shred_key took {took:?}");
-    assert!(took < Duration::from_secs(2), "a shred must stay fast, took {took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "a shred must stay fast, took {took:?}"
+    );
 
     // Checked while the store is still open: the shred itself, not closing the file, must
     // have removed every copy.
-    assert_eq!(files_holding(&path, &rotated), Vec::<PathBuf>::new(), "the wrapped key survived");
-    assert_eq!(files_holding(&path, &old), Vec::<PathBuf>::new(), "the pre-rotation wrapping survived");
-    assert!(!files_holding(&path, &neighbour).is_empty(), "control: other keys are still found");
+    assert_eq!(
+        files_holding(&path, &rotated),
+        Vec::<PathBuf>::new(),
+        "the wrapped key survived"
+    );
+    assert_eq!(
+        files_holding(&path, &old),
+        Vec::<PathBuf>::new(),
+        "the pre-rotation wrapping survived"
+    );
+    assert!(
+        !files_holding(&path, &neighbour).is_empty(),
+        "control: other keys are still found"
+    );
     let wal = PathBuf::from(format!("{}-wal", path.display()));
-    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0, "the WAL is truncated");
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        0,
+        "the WAL is truncated"
+    );
 
     // The store goes on working, and the records outlive the key.
-    assert_eq!(store.subject_records(victim).await.expect("records").len(), 50);
-    store.insert(&record("after", "someone", vec![1])).await.expect("insert after");
+    assert_eq!(
+        store.subject_records(victim).await.expect("records").len(),
+        50
+    );
+    store
+        .insert(&record("after", "someone", vec![1]))
+        .await
+        .expect("insert after");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,21 +227,33 @@ async fn writes_to_a_read_only_database_fail_clearly() {
     let path = dir.path().join("seuil.db");
     {
         let store = SqliteStore::open(&path).expect("open");
-        store.insert(&record("v1", "alice", b"sealed".to_vec())).await.expect("insert");
+        store
+            .insert(&record("v1", "alice", b"sealed".to_vec()))
+            .await
+            .expect("insert");
     }
     let before = std::fs::read(&path).expect("read the file");
     let store = SqliteStore::open_read_only(&path).expect("open read-only");
     assert!(store.get("visit", "v1").await.expect("read").is_some());
 
     let checks: Vec<(&str, seuil_store::Result<()>)> = vec![
-        ("insert", store.insert(&record("v2", "alice", vec![1])).await),
-        ("put_key", store.put_key(&wrapped("bob", key_bytes(3))).await),
+        (
+            "insert",
+            store.insert(&record("v2", "alice", vec![1])).await,
+        ),
+        (
+            "put_key",
+            store.put_key(&wrapped("bob", key_bytes(3))).await,
+        ),
         ("shred_key", store.shred_key("alice", 1).await.map(|_| ())),
         ("set_meta", store.set_meta("x", b"y").await),
     ];
     for (what, outcome) in checks {
         match outcome {
-            Err(StoreError::Backend { backend: "sqlite", detail }) => {
+            Err(StoreError::Backend {
+                backend: "sqlite",
+                detail,
+            }) => {
                 assert!(detail.contains("read-only"), "{what}: {detail}")
             }
             other => panic!("{what}: expected a read-only error, got {other:?}"),
@@ -209,24 +299,36 @@ fn a_newer_schema_is_refused() {
     let path = dir.path().join("seuil.db");
     drop(SqliteStore::open(&path).expect("open"));
     let conn = rusqlite::Connection::open(&path).expect("raw open");
-    conn.execute_batch("PRAGMA user_version = 99").expect("set version");
+    conn.execute_batch("PRAGMA user_version = 99")
+        .expect("set version");
     drop(conn);
     let err = SqliteStore::open(&path).expect_err("version 99 is from the future");
     assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
     assert!(err.to_string().contains("run a newer seuil"), "{err}");
 }
 
-/// Throughput on this machine: `cargo test -p seuil-store --release --test sqlite --
-/// --ignored --nocapture throughput`.
+/// Throughput on this machine, shaped like `seuil bench vault`'s plain baselines (1 KiB bodies,
+/// 100 subjects, `SEUIL_BENCH_TASKS` requests in flight, 64 by default):
+/// `cargo test -p seuil-store --release --test sqlite -- --ignored --nocapture throughput`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check"]
 async fn throughput() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("seuil.db")).expect("open"));
-    let (tasks, per_task) = (256usize, 200usize);
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.path().join("seuil.db")).expect("open"));
+    let tasks: usize = std::env::var("SEUIL_BENCH_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
+    let total = 40_000usize;
+    let per_task = total.div_ceil(tasks);
     for i in 0..100 {
-        store.put_key(&wrapped(&format!("s{i}"), key_bytes(i))).await.expect("key");
+        store
+            .put_key(&wrapped(&format!("s{i}"), key_bytes(i)))
+            .await
+            .expect("key");
     }
+    let id = move |t: usize, i: usize| format!("r{}", (i * tasks + t) * 7919 % 1_000_003);
 
     let started = Instant::now();
     let writers: Vec<_> = (0..tasks)
@@ -234,7 +336,7 @@ async fn throughput() {
             let store = store.clone();
             tokio::spawn(async move {
                 for i in 0..per_task {
-                    let rec = record(&format!("t{t}-{i}"), &format!("s{}", (t + i) % 100), vec![0xab; 120]);
+                    let rec = record(&id(t, i), &format!("s{}", (t + i) % 100), vec![0xab; 1024]);
                     store.insert(&rec).await.expect("insert");
                 }
             })
@@ -251,7 +353,9 @@ async fn throughput() {
             let store = store.clone();
             tokio::spawn(async move {
                 for i in 0..per_task {
-                    let row = store.get_for_open("visit", &format!("t{t}-{i}"), "delivery.video").await;
+                    let row = store
+                        .get_for_open("visit", &id(t, i), "delivery.video")
+                        .await;
                     assert!(row.expect("open").is_some());
                 }
             })
@@ -261,5 +365,7 @@ async fn throughput() {
         r.await.expect("reader");
     }
     let reads = (tasks * per_task) as f64 / started.elapsed().as_secs_f64();
-    eprintln!("sqlite: {writes:.0} durable inserts/s, {reads:.0} get_for_open/s ({tasks} concurrent tasks)");
+    eprintln!(
+        "sqlite: {writes:.0} durable inserts/s, {reads:.0} get_for_open/s ({tasks} in flight, 1 KiB bodies)"
+    );
 }

@@ -7,20 +7,30 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// The number of leaves: the last index plus one, read from the end of the rowid b-tree
 /// (leaves are contiguous from 0, which `append` enforces).
 pub(super) fn size(c: &Connection) -> Result<u64> {
-    let last: Option<i64> = c.prepare_cached("SELECT max(idx) FROM audit_leaves")?.query_row([], |r| r.get(0))?;
+    let last: Option<i64> = c
+        .prepare_cached("SELECT max(idx) FROM audit_leaves")?
+        .query_row([], |r| r.get(0))?;
     // Indexes are checked to be >= 0 on the way in (and by the table's CHECK).
     Ok(last.map_or(0, |i| i as u64 + 1))
 }
 
 /// Checks what can be checked without the database: leaves numbered `expected_size..` in
 /// order. Done before queueing, so a malformed append never reaches the writer.
-pub(super) fn check_append(expected_size: u64, leaves: &[AuditLeaf], nodes: &[(crate::NodeId, [u8; 32])]) -> Result<()> {
+pub(super) fn check_append(
+    expected_size: u64,
+    leaves: &[AuditLeaf],
+    nodes: &[(crate::NodeId, [u8; 32])],
+) -> Result<()> {
     for (i, leaf) in leaves.iter().enumerate() {
         let want = expected_size.checked_add(i as u64);
         if want != Some(leaf.index) {
             return Err(StoreError::invalid(
                 "audit append",
-                format!("leaf {i} has index {}, expected {}", leaf.index, expected_size.saturating_add(i as u64)),
+                format!(
+                    "leaf {i} has index {}, expected {}",
+                    leaf.index,
+                    expected_size.saturating_add(i as u64)
+                ),
             ));
         }
         to_i64(leaf.index, "audit leaf index")?;
@@ -41,14 +51,23 @@ pub(super) fn append(
 ) -> Result<()> {
     let actual = size(c)?;
     if actual != expected_size {
-        return Err(StoreError::LogSizeMismatch { expected: expected_size, actual });
+        return Err(StoreError::LogSizeMismatch {
+            expected: expected_size,
+            actual,
+        });
     }
     let mut insert_leaf = c.prepare_cached(
         "INSERT INTO audit_leaves (idx, subject, at, details, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for leaf in leaves {
         let idx = to_i64(leaf.index, "audit leaf index")?;
-        insert_leaf.execute(params![idx, leaf.subject, leaf.at, leaf.details, leaf.leaf_hash])?;
+        insert_leaf.execute(params![
+            idx,
+            leaf.subject,
+            leaf.at,
+            leaf.details,
+            leaf.leaf_hash
+        ])?;
     }
     let mut insert_node = c.prepare_cached(
         "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3) ON CONFLICT (level, idx) DO NOTHING",
@@ -67,75 +86,100 @@ pub(super) fn append(
 }
 
 fn leaf(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditLeaf> {
-    Ok(AuditLeaf { index: get_u64(r, 0)?, subject: r.get(1)?, at: r.get(2)?, details: r.get(3)?, leaf_hash: r.get(4)? })
+    Ok(AuditLeaf {
+        index: get_u64(r, 0)?,
+        subject: r.get(1)?,
+        at: r.get(2)?,
+        details: r.get(3)?,
+        leaf_hash: r.get(4)?,
+    })
 }
 
 pub(super) fn leaves(c: &Connection, from: u64, to: u64) -> Result<Vec<AuditLeaf>> {
     // Bounds past i64::MAX cannot match any stored index: clamp rather than fail.
-    let (from, to) = (i64::try_from(from).unwrap_or(i64::MAX), i64::try_from(to).unwrap_or(i64::MAX));
+    let (from, to) = (
+        i64::try_from(from).unwrap_or(i64::MAX),
+        i64::try_from(to).unwrap_or(i64::MAX),
+    );
     let mut stmt = c.prepare_cached(
         "SELECT idx, subject, at, details, leaf_hash FROM audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
     )?;
-    Ok(stmt.query_map([from, to], leaf)?.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(stmt
+        .query_map([from, to], leaf)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 pub(super) fn leaves_of(c: &Connection, subject: &str) -> Result<Vec<AuditLeaf>> {
     let mut stmt = c.prepare_cached(
         "SELECT idx, subject, at, details, leaf_hash FROM audit_leaves WHERE subject = ?1 ORDER BY idx",
     )?;
-    Ok(stmt.query_map([subject], leaf)?.collect::<rusqlite::Result<Vec<_>>>()?)
+    Ok(stmt
+        .query_map([subject], leaf)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 /// One probe per node on one cached statement, inside one read transaction so that every
 /// hash comes from the same snapshot.
 pub(super) fn nodes(c: &Connection, ids: &[NodeId]) -> Result<Vec<[u8; 32]>> {
     let tx = c.unchecked_transaction()?;
-    let mut stmt = tx.prepare_cached("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2")?;
+    let mut stmt =
+        tx.prepare_cached("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2")?;
     let mut hashes = Vec::with_capacity(ids.len());
     for id in ids {
         let hash = match i64::try_from(id.index) {
-            Ok(idx) => stmt.query_row(params![id.level, idx], |r| r.get(0)).optional()?,
+            Ok(idx) => stmt
+                .query_row(params![id.level, idx], |r| r.get(0))
+                .optional()?,
             Err(_) => None,
         };
-        hashes.push(hash.ok_or_else(|| StoreError::not_found(format!("audit node ({}, {})", id.level, id.index)))?);
+        hashes.push(hash.ok_or_else(|| {
+            StoreError::not_found(format!("audit node ({}, {})", id.level, id.index))
+        })?);
     }
     Ok(hashes)
 }
 
 fn checkpoint(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
-    Ok(Checkpoint { size: get_u64(r, 0)?, root: r.get(1)?, at: r.get(2)?, signature: r.get(3)? })
+    Ok(Checkpoint {
+        size: get_u64(r, 0)?,
+        root: r.get(1)?,
+        at: r.get(2)?,
+        signature: r.get(3)?,
+    })
 }
 
-/// Keeps the first checkpoint of a size. Another one of the same size with the same root
-/// (a second instance signing the same tree) is accepted and dropped; a different root
-/// would be a fork of the log and is refused.
+/// Keeps the first checkpoint of a size (a second instance signing the same tree adds
+/// nothing): a published tree head never changes.
 pub(super) fn put_checkpoint(c: &Connection, cp: &Checkpoint) -> Result<()> {
     let size = to_i64(cp.size, "checkpoint size")?;
-    let inserted = c
-        .prepare_cached(
-            "INSERT INTO checkpoints (size, root, at, signature) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (size) DO NOTHING",
-        )?
-        .execute(params![size, cp.root, cp.at, cp.signature])?;
-    if inserted == 0 && checkpoint_at(c, cp.size)?.is_some_and(|kept| kept.root != cp.root) {
-        return Err(StoreError::conflict(format!("a checkpoint of size {} with another root", cp.size)));
-    }
+    c.prepare_cached(
+        "INSERT INTO checkpoints (size, root, at, signature) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (size) DO NOTHING",
+    )?
+    .execute(params![size, cp.root, cp.at, cp.signature])?;
     Ok(())
 }
 
 pub(super) fn latest_checkpoint(c: &Connection) -> Result<Option<Checkpoint>> {
-    let mut stmt =
-        c.prepare_cached("SELECT size, root, at, signature FROM checkpoints ORDER BY size DESC LIMIT 1")?;
+    let mut stmt = c.prepare_cached(
+        "SELECT size, root, at, signature FROM checkpoints ORDER BY size DESC LIMIT 1",
+    )?;
     Ok(stmt.query_row([], checkpoint).optional()?)
 }
 
 pub(super) fn checkpoint_at(c: &Connection, size: u64) -> Result<Option<Checkpoint>> {
-    let Ok(size) = i64::try_from(size) else { return Ok(None) };
-    let mut stmt = c.prepare_cached("SELECT size, root, at, signature FROM checkpoints WHERE size = ?1")?;
+    let Ok(size) = i64::try_from(size) else {
+        return Ok(None);
+    };
+    let mut stmt =
+        c.prepare_cached("SELECT size, root, at, signature FROM checkpoints WHERE size = ?1")?;
     Ok(stmt.query_row([size], checkpoint).optional()?)
 }
 
 pub(super) fn checkpoints(c: &Connection) -> Result<Vec<Checkpoint>> {
-    let mut stmt = c.prepare_cached("SELECT size, root, at, signature FROM checkpoints ORDER BY size")?;
-    Ok(stmt.query_map([], checkpoint)?.collect::<rusqlite::Result<Vec<_>>>()?)
+    let mut stmt =
+        c.prepare_cached("SELECT size, root, at, signature FROM checkpoints ORDER BY size")?;
+    Ok(stmt
+        .query_map([], checkpoint)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
 }

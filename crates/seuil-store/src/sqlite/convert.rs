@@ -15,14 +15,19 @@ impl From<rusqlite::Error> for StoreError {
 pub(super) fn sqlite_err(e: &rusqlite::Error) -> StoreError {
     let backend = "sqlite";
     let rusqlite::Error::SqliteFailure(failure, message) = e else {
-        return StoreError::Backend { backend, detail: e.to_string() };
+        return StoreError::Backend {
+            backend,
+            detail: e.to_string(),
+        };
     };
     let what = match failure.code {
         ErrorCode::ReadOnly => {
             "the database is read-only: it was opened read-only, or its file, directory or \
              file system is not writable"
         }
-        ErrorCode::DiskFull => "the disk is full (or the database reached its size limit): free space",
+        ErrorCode::DiskFull => {
+            "the disk is full (or the database reached its size limit): free space"
+        }
         ErrorCode::CannotOpen => {
             "cannot open the database file: check that the path is a file in an existing, \
              writable directory"
@@ -39,7 +44,12 @@ pub(super) fn sqlite_err(e: &rusqlite::Error) -> StoreError {
                 detail: format!("the database stayed locked by another connection: {e}"),
             };
         }
-        _ => return StoreError::Backend { backend, detail: e.to_string() },
+        _ => {
+            return StoreError::Backend {
+                backend,
+                detail: e.to_string(),
+            };
+        }
     };
     let detail = match message {
         Some(m) => format!("{what} ({m}; code {})", failure.extended_code),
@@ -50,12 +60,16 @@ pub(super) fn sqlite_err(e: &rusqlite::Error) -> StoreError {
 
 /// The writer thread is gone (it panicked, or the store is closing).
 pub(super) fn unavailable(detail: impl Into<String>) -> StoreError {
-    StoreError::Unavailable { backend: "sqlite", detail: detail.into() }
+    StoreError::Unavailable {
+        backend: "sqlite",
+        detail: detail.into(),
+    }
 }
 
 /// SQLite integers are signed 64-bit; the store's counters are `u64`.
 pub(super) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::invalid(what, format!("{value} is above 2^63 - 1")))
+    i64::try_from(value)
+        .map_err(|_| StoreError::invalid(what, format!("{value} is above 2^63 - 1")))
 }
 
 /// Reads a non-negative integer column as `u64` (rusqlite reads only signed integers without
@@ -123,18 +137,27 @@ mod tests {
             (ffi::SQLITE_IOERR, "I/O error"),
         ] {
             match sqlite_err(&failure(code)) {
-                StoreError::Backend { backend: "sqlite", detail } => {
+                StoreError::Backend {
+                    backend: "sqlite",
+                    detail,
+                } => {
                     assert!(detail.contains(words), "{detail}")
                 }
                 other => panic!("{code}: {other:?}"),
             }
         }
-        assert!(matches!(sqlite_err(&failure(ffi::SQLITE_BUSY)), StoreError::Unavailable { .. }));
+        assert!(matches!(
+            sqlite_err(&failure(ffi::SQLITE_BUSY)),
+            StoreError::Unavailable { .. }
+        ));
     }
 
     #[test]
     fn counters_above_i64_are_invalid() {
         assert_eq!(to_i64(5, "n").ok(), Some(5));
-        assert!(matches!(to_i64(u64::MAX, "n"), Err(StoreError::Invalid { .. })));
+        assert!(matches!(
+            to_i64(u64::MAX, "n"),
+            Err(StoreError::Invalid { .. })
+        ));
     }
 }

@@ -15,6 +15,7 @@
 mod convert;
 mod audit;
 mod backup;
+mod checkpointer;
 mod keys;
 mod outbox;
 mod readers;
@@ -27,6 +28,7 @@ use crate::{
     OutboxMessage, Query, Record, RecordKey, Result, ShredEntry, Store, StoreError, WrappedKey,
 };
 use async_trait::async_trait;
+use checkpointer::Checkpointer;
 use readers::Readers;
 use rusqlite::{Connection, Transaction};
 use std::path::{Path, PathBuf};
@@ -49,24 +51,35 @@ impl SqliteStore {
     /// brings its schema up to date.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir.display().to_string(), e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::io(dir.display().to_string(), e))?;
         }
         let writer = schema::open_writer(path)?;
-        Self::start(path, writer)
+        let checkpointer = Checkpointer::start(schema::open_checkpointer(path)?)?;
+        Self::start(path, writer, Some(checkpointer))
     }
 
     /// Opens an existing database without ever writing to it (inspecting a copy or a backup).
     /// Every write fails with a `read-only` [`StoreError::Backend`] error.
     pub fn open_read_only(path: &Path) -> Result<SqliteStore> {
         let writer = schema::open_reader(path)?;
-        Self::start(path, writer)
+        Self::start(path, writer, None)
     }
 
-    fn start(path: &Path, writer: Connection) -> Result<SqliteStore> {
+    fn start(
+        path: &Path,
+        writer: Connection,
+        checkpointer: Option<Checkpointer>,
+    ) -> Result<SqliteStore> {
         // The writer connection opened first: it created the file and switched it to WAL,
         // which read-only connections need to find done.
         let readers = Readers::open(path, READERS)?;
-        Ok(SqliteStore { path: path.to_path_buf(), readers, writer: Writer::start(writer)? })
+        let writer = Writer::start(writer, checkpointer)?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            readers,
+            writer,
+        })
     }
 
     /// The database file.
@@ -89,11 +102,22 @@ impl SqliteStore {
     {
         self.readers.read(work).await
     }
+
+    /// A read of a few rows by key: see [`Readers::read_now`].
+    async fn read_now<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.readers.read_now(work).await
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -112,22 +136,30 @@ impl Store for SqliteStore {
 
     async fn update(&self, rec: &NewRecord, expected_version: u64) -> Result<u64> {
         let rec = rec.clone();
-        self.write(move |tx| records::update(tx, &rec, expected_version)).await
+        self.write(move |tx| records::update(tx, &rec, expected_version))
+            .await
     }
 
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Record>> {
         let (kind, id) = (kind.to_owned(), id.to_owned());
-        self.read(move |c| records::get(c, &kind, &id)).await
+        self.read_now(move |c| records::get(c, &kind, &id)).await
     }
 
     async fn get_for_open(&self, kind: &str, id: &str, purpose: &str) -> Result<Option<OpenRow>> {
         let (kind, id, purpose) = (kind.to_owned(), id.to_owned(), purpose.to_owned());
-        self.read(move |c| records::get_for_open(c, &kind, &id, &purpose)).await
+        self.read_now(move |c| records::get_for_open(c, &kind, &id, &purpose))
+            .await
     }
 
-    async fn set_retention(&self, kind: &str, id: &str, retain_until: Option<Millis>) -> Result<bool> {
+    async fn set_retention(
+        &self,
+        kind: &str,
+        id: &str,
+        retain_until: Option<Millis>,
+    ) -> Result<bool> {
         let (kind, id) = (kind.to_owned(), id.to_owned());
-        self.write(move |tx| records::set_retention(tx, &kind, &id, retain_until)).await
+        self.write(move |tx| records::set_retention(tx, &kind, &id, retain_until))
+            .await
     }
 
     async fn delete(&self, kind: &str, id: &str) -> Result<bool> {
@@ -142,7 +174,8 @@ impl Store for SqliteStore {
 
     async fn subject_records(&self, subject: &str) -> Result<Vec<Record>> {
         let subject = subject.to_owned();
-        self.read(move |c| records::subject_records(c, &subject)).await
+        self.read(move |c| records::subject_records(c, &subject))
+            .await
     }
 
     async fn expired(&self, now: Millis, limit: u32) -> Result<Vec<RecordKey>> {
@@ -151,7 +184,8 @@ impl Store for SqliteStore {
 
     async fn delete_subject_records(&self, subject: &str) -> Result<u64> {
         let subject = subject.to_owned();
-        self.write(move |tx| records::delete_subject_records(tx, &subject)).await
+        self.write(move |tx| records::delete_subject_records(tx, &subject))
+            .await
     }
 
     // ---- keys -------------------------------------------------------------------------
@@ -163,7 +197,7 @@ impl Store for SqliteStore {
 
     async fn get_key(&self, subject: &str) -> Result<Option<WrappedKey>> {
         let subject = subject.to_owned();
-        self.read(move |c| keys::get_key(c, &subject)).await
+        self.read_now(move |c| keys::get_key(c, &subject)).await
     }
 
     async fn all_keys(&self) -> Result<Vec<WrappedKey>> {
@@ -177,7 +211,11 @@ impl Store for SqliteStore {
 
     async fn shred_key(&self, subject: &str, at: Millis) -> Result<bool> {
         let subject = subject.to_owned();
-        self.writer.write(After::TruncateWal, move |tx| keys::shred_key(tx, &subject, at)).await
+        self.writer
+            .write(After::TruncateWal, move |tx| {
+                keys::shred_key(tx, &subject, at)
+            })
+            .await
     }
 
     async fn shred_ledger(&self) -> Result<Vec<ShredEntry>> {
@@ -188,17 +226,19 @@ impl Store for SqliteStore {
 
     async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
         let name = name.to_owned();
-        self.read(move |c| keys::get_meta(c, &name)).await
+        self.read_now(move |c| keys::get_meta(c, &name)).await
     }
 
     async fn init_meta(&self, name: &str, value: &[u8]) -> Result<Vec<u8>> {
         let (name, value) = (name.to_owned(), value.to_vec());
-        self.write(move |tx| keys::init_meta(tx, &name, &value)).await
+        self.write(move |tx| keys::init_meta(tx, &name, &value))
+            .await
     }
 
     async fn set_meta(&self, name: &str, value: &[u8]) -> Result<()> {
         let (name, value) = (name.to_owned(), value.to_vec());
-        self.write(move |tx| keys::set_meta(tx, &name, &value)).await
+        self.write(move |tx| keys::set_meta(tx, &name, &value))
+            .await
     }
 
     // ---- consent ----------------------------------------------------------------------
@@ -215,7 +255,8 @@ impl Store for SqliteStore {
 
     async fn delete_subject_consents(&self, subject: &str) -> Result<u64> {
         let subject = subject.to_owned();
-        self.write(move |tx| keys::delete_subject_consents(tx, &subject)).await
+        self.write(move |tx| keys::delete_subject_consents(tx, &subject))
+            .await
     }
 
     // ---- audit log --------------------------------------------------------------------
@@ -228,11 +269,12 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         audit::check_append(expected_size, leaves, nodes)?;
         let (leaves, nodes) = (leaves.to_vec(), nodes.to_vec());
-        self.write(move |tx| audit::append(tx, expected_size, &leaves, &nodes)).await
+        self.write(move |tx| audit::append(tx, expected_size, &leaves, &nodes))
+            .await
     }
 
     async fn audit_size(&self) -> Result<u64> {
-        self.read(audit::size).await
+        self.read_now(audit::size).await
     }
 
     async fn audit_leaves(&self, from: u64, to: u64) -> Result<Vec<AuditLeaf>> {
@@ -246,7 +288,7 @@ impl Store for SqliteStore {
 
     async fn audit_nodes(&self, ids: &[NodeId]) -> Result<Vec<[u8; 32]>> {
         let ids = ids.to_vec();
-        self.read(move |c| audit::nodes(c, &ids)).await
+        self.read_now(move |c| audit::nodes(c, &ids)).await
     }
 
     async fn put_checkpoint(&self, cp: &Checkpoint) -> Result<()> {
@@ -255,11 +297,11 @@ impl Store for SqliteStore {
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>> {
-        self.read(audit::latest_checkpoint).await
+        self.read_now(audit::latest_checkpoint).await
     }
 
     async fn checkpoint_at(&self, size: u64) -> Result<Option<Checkpoint>> {
-        self.read(move |c| audit::checkpoint_at(c, size)).await
+        self.read_now(move |c| audit::checkpoint_at(c, size)).await
     }
 
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>> {
@@ -273,8 +315,14 @@ impl Store for SqliteStore {
         self.write(move |tx| outbox::push(tx, &msg)).await
     }
 
-    async fn outbox_claim(&self, now: Millis, lease: Millis, limit: u32) -> Result<Vec<OutboxMessage>> {
-        self.write(move |tx| outbox::claim(tx, now, lease, limit)).await
+    async fn outbox_claim(
+        &self,
+        now: Millis,
+        lease: Millis,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>> {
+        self.write(move |tx| outbox::claim(tx, now, lease, limit))
+            .await
     }
 
     async fn outbox_done(&self, id: u64) -> Result<()> {
@@ -283,7 +331,8 @@ impl Store for SqliteStore {
 
     async fn outbox_retry(&self, id: u64, next_at: Millis, error: &str) -> Result<()> {
         let error = error.to_owned();
-        self.write(move |tx| outbox::retry(tx, id, next_at, &error)).await
+        self.write(move |tx| outbox::retry(tx, id, next_at, &error))
+            .await
     }
 
     async fn outbox_pending(&self) -> Result<u64> {
@@ -292,7 +341,8 @@ impl Store for SqliteStore {
 
     async fn delete_subject_outbox(&self, subject: &str) -> Result<u64> {
         let subject = subject.to_owned();
-        self.write(move |tx| outbox::delete_subject(tx, &subject)).await
+        self.write(move |tx| outbox::delete_subject(tx, &subject))
+            .await
     }
 }
 
@@ -319,22 +369,48 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(&dir.path().join("seuil.db")).expect("open");
         store.insert(&record("small", 10)).await.expect("insert");
-        let pages = |limit: i64| move |tx: &Transaction<'_>| -> Result<i64> {
-            Ok(tx.query_row(&format!("PRAGMA max_page_count = {limit}"), [], |r| r.get(0))?)
+        let pages = |limit: i64| {
+            move |tx: &Transaction<'_>| -> Result<i64> {
+                Ok(
+                    tx.query_row(&format!("PRAGMA max_page_count = {limit}"), [], |r| {
+                        r.get(0)
+                    })?,
+                )
+            }
         };
-        let used: i64 = store.writer.write(After::Nothing, pages(1)).await.expect("limit");
+        let used: i64 = store
+            .writer
+            .write(After::Nothing, pages(1))
+            .await
+            .expect("limit");
 
         let (big, other) = (record("big", 1 << 20), record("other", 10));
         let (big, other) = tokio::join!(store.insert(&big), store.insert(&other));
         match big {
-            Err(StoreError::Backend { backend: "sqlite", detail }) => assert!(detail.contains("disk is full"), "{detail}"),
+            Err(StoreError::Backend {
+                backend: "sqlite",
+                detail,
+            }) => assert!(detail.contains("disk is full"), "{detail}"),
             other => panic!("expected a disk-full error, got {other:?}"),
         }
-        assert!(other.is_ok() || matches!(other, Err(StoreError::Backend { .. })), "{other:?}");
+        assert!(
+            other.is_ok() || matches!(other, Err(StoreError::Backend { .. })),
+            "{other:?}"
+        );
         assert!(store.get("visit", "big").await.expect("read").is_none());
-        assert!(store.get("visit", "small").await.expect("read").is_some(), "earlier data is intact");
+        assert!(
+            store.get("visit", "small").await.expect("read").is_some(),
+            "earlier data is intact"
+        );
 
-        store.writer.write(After::Nothing, pages(used + 10_000)).await.expect("room again");
-        store.insert(&record("big", 1 << 20)).await.expect("insert once there is room");
+        store
+            .writer
+            .write(After::Nothing, pages(used + 10_000))
+            .await
+            .expect("room again");
+        store
+            .insert(&record("big", 1 << 20))
+            .await
+            .expect("insert once there is room");
     }
 }

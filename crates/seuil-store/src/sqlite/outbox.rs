@@ -15,7 +15,12 @@ pub(super) fn push(c: &Connection, m: &NewOutboxMessage) -> Result<u64> {
 }
 
 /// Leases the due messages in the same statement that selects them.
-pub(super) fn claim(c: &Connection, now: Millis, lease: Millis, limit: u32) -> Result<Vec<OutboxMessage>> {
+pub(super) fn claim(
+    c: &Connection,
+    now: Millis,
+    lease: Millis,
+    limit: u32,
+) -> Result<Vec<OutboxMessage>> {
     let mut stmt = c.prepare_cached(
         "UPDATE outbox SET lease_until = ?2
          WHERE id IN (SELECT id FROM outbox
@@ -23,17 +28,20 @@ pub(super) fn claim(c: &Connection, now: Millis, lease: Millis, limit: u32) -> R
                       ORDER BY next_at, id LIMIT ?3)
          RETURNING id, subject, target, payload, attempts, next_at, last_error",
     )?;
-    let rows = stmt.query_map(params![now, now.saturating_add(lease), i64::from(limit)], |r| {
-        Ok(OutboxMessage {
-            id: get_u64(r, 0)?,
-            subject: r.get(1)?,
-            target: r.get(2)?,
-            payload: r.get(3)?,
-            attempts: r.get(4)?,
-            next_at: r.get(5)?,
-            last_error: r.get(6)?,
-        })
-    })?;
+    let rows = stmt.query_map(
+        params![now, now.saturating_add(lease), i64::from(limit)],
+        |r| {
+            Ok(OutboxMessage {
+                id: get_u64(r, 0)?,
+                subject: r.get(1)?,
+                target: r.get(2)?,
+                payload: r.get(3)?,
+                attempts: r.get(4)?,
+                next_at: r.get(5)?,
+                last_error: r.get(6)?,
+            })
+        },
+    )?;
     let mut claimed = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     // RETURNING gives rows in no promised order.
     claimed.sort_by_key(|m| (m.next_at, m.id));
@@ -44,7 +52,8 @@ pub(super) fn claim(c: &Connection, now: Millis, lease: Millis, limit: u32) -> R
 /// error.
 pub(super) fn done(c: &Connection, id: u64) -> Result<()> {
     let id = to_i64(id, "outbox id")?;
-    c.prepare_cached("DELETE FROM outbox WHERE id = ?1")?.execute([id])?;
+    c.prepare_cached("DELETE FROM outbox WHERE id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 
@@ -62,10 +71,13 @@ pub(super) fn retry(c: &Connection, id: u64, next_at: Millis, error: &str) -> Re
 
 /// Every message not yet done, leased or not.
 pub(super) fn pending(c: &Connection) -> Result<u64> {
-    Ok(c.prepare_cached("SELECT count(*) FROM outbox")?.query_row([], |r| get_u64(r, 0))?)
+    Ok(c.prepare_cached("SELECT count(*) FROM outbox")?
+        .query_row([], |r| get_u64(r, 0))?)
 }
 
 pub(super) fn delete_subject(c: &Connection, subject: &str) -> Result<u64> {
-    let deleted = c.prepare_cached("DELETE FROM outbox WHERE subject = ?1")?.execute([subject])?;
+    let deleted = c
+        .prepare_cached("DELETE FROM outbox WHERE subject = ?1")?
+        .execute([subject])?;
     Ok(deleted as u64)
 }

@@ -27,7 +27,10 @@ impl Pool {
     }
 
     fn give(&self, conn: Connection) {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(conn);
     }
 }
 
@@ -48,9 +51,37 @@ impl Drop for Lease<'_> {
 impl Readers {
     /// Opens `size` read-only connections to `path`.
     pub(super) fn open(path: &Path, size: usize) -> Result<Readers> {
-        let conns = (0..size).map(|_| schema::open_reader(path)).collect::<Result<Vec<_>>>()?;
+        let conns = (0..size)
+            .map(|_| schema::open_reader(path))
+            .collect::<Result<Vec<_>>>()?;
         let permits = Arc::new(Semaphore::new(conns.len()));
-        Ok(Readers { pool: Arc::new(Pool { idle: Mutex::new(conns), permits }) })
+        Ok(Readers {
+            pool: Arc::new(Pool {
+                idle: Mutex::new(conns),
+                permits,
+            }),
+        })
+    }
+
+    /// Runs a point read (one indexed lookup: microseconds on a warm page cache) on the calling
+    /// thread, because handing it to a blocking thread costs more than the read itself. Falls
+    /// back to [`Readers::read`] when every connection is busy.
+    pub(super) async fn read_now<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        if let Ok(_permit) = self.pool.permits.clone().try_acquire_owned() {
+            let lease = Lease {
+                pool: &self.pool,
+                conn: self.pool.take(),
+            };
+            return match &lease.conn {
+                Some(conn) => work(conn),
+                None => Err(unavailable("no idle read connection (a reader was lost)")),
+            };
+        }
+        self.read(work).await
     }
 
     /// Runs `work` on an idle connection, on a blocking thread: a SQLite read may touch the
@@ -60,11 +91,20 @@ impl Readers {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let permit = self.pool.permits.clone().acquire_owned().await.map_err(|_| unavailable("the store is closed"))?;
+        let permit = self
+            .pool
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| unavailable("the store is closed"))?;
         let pool = self.pool.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let lease = Lease { pool: &pool, conn: pool.take() };
+            let lease = Lease {
+                pool: &pool,
+                conn: pool.take(),
+            };
             match &lease.conn {
                 Some(conn) => work(conn),
                 None => Err(unavailable("no idle read connection (a reader was lost)")),

@@ -78,7 +78,12 @@ fn exists(c: &Connection, kind: &str, id: &str) -> Result<bool> {
     Ok(found.is_some())
 }
 
-pub(super) fn set_retention(c: &Connection, kind: &str, id: &str, until: Option<Millis>) -> Result<bool> {
+pub(super) fn set_retention(
+    c: &Connection,
+    kind: &str,
+    id: &str,
+    until: Option<Millis>,
+) -> Result<bool> {
     let changed = c
         .prepare_cached("UPDATE records SET retain_until = ?3 WHERE kind = ?1 AND id = ?2")?
         .execute(params![kind, id, until])?;
@@ -86,13 +91,24 @@ pub(super) fn set_retention(c: &Connection, kind: &str, id: &str, until: Option<
 }
 
 pub(super) fn get(c: &Connection, kind: &str, id: &str) -> Result<Option<Record>> {
-    let sql = concat!("SELECT ", record_columns!(), " FROM records r WHERE kind = ?1 AND id = ?2");
-    Ok(c.prepare_cached(sql)?.query_row([kind, id], record).optional()?)
+    let sql = concat!(
+        "SELECT ",
+        record_columns!(),
+        " FROM records r WHERE kind = ?1 AND id = ?2"
+    );
+    Ok(c.prepare_cached(sql)?
+        .query_row([kind, id], record)
+        .optional()?)
 }
 
 /// The hot path of every audited read: the record, the subject's key (absent once shredded)
 /// and the newest consent decision for the purpose, in one statement and so one snapshot.
-pub(super) fn get_for_open(c: &Connection, kind: &str, id: &str, purpose: &str) -> Result<Option<OpenRow>> {
+pub(super) fn get_for_open(
+    c: &Connection,
+    kind: &str,
+    id: &str,
+    purpose: &str,
+) -> Result<Option<OpenRow>> {
     let sql = concat!(
         "SELECT ",
         record_columns!(),
@@ -117,14 +133,20 @@ pub(super) fn get_for_open(c: &Connection, kind: &str, id: &str, purpose: &str) 
                 }),
                 None => None,
             };
-            Ok(OpenRow { record, wrapped_key, consent: row.get(14)? })
+            Ok(OpenRow {
+                record,
+                wrapped_key,
+                consent: row.get(14)?,
+            })
         })
         .optional()?;
     Ok(row)
 }
 
 pub(super) fn delete(c: &Connection, kind: &str, id: &str) -> Result<bool> {
-    let deleted = c.prepare_cached("DELETE FROM records WHERE kind = ?1 AND id = ?2")?.execute([kind, id])?;
+    let deleted = c
+        .prepare_cached("DELETE FROM records WHERE kind = ?1 AND id = ?2")?
+        .execute([kind, id])?;
     Ok(deleted > 0)
 }
 
@@ -133,11 +155,21 @@ pub(super) fn delete(c: &Connection, kind: &str, id: &str) -> Result<bool> {
 /// 64 shapes, each prepared once and cached.
 pub(super) fn query(c: &Connection, q: &Query) -> Result<Vec<Record>> {
     let limit = q.limit.map(i64::from);
-    let mut sql = String::from(concat!("SELECT ", record_columns!(), " FROM records r WHERE kind = ?"));
+    let mut sql = String::from(concat!(
+        "SELECT ",
+        record_columns!(),
+        " FROM records r WHERE kind = ?"
+    ));
     let mut args: Vec<&dyn ToSql> = vec![&q.kind];
     let filters: [(&str, Option<&dyn ToSql>); 5] = [
-        (" AND subject = ?", q.subject.as_ref().map(|v| v as &dyn ToSql)),
-        (" AND status = ?", q.status.as_ref().map(|v| v as &dyn ToSql)),
+        (
+            " AND subject = ?",
+            q.subject.as_ref().map(|v| v as &dyn ToSql),
+        ),
+        (
+            " AND status = ?",
+            q.status.as_ref().map(|v| v as &dyn ToSql),
+        ),
         (" AND scope = ?", q.scope.as_ref().map(|v| v as &dyn ToSql)),
         (" AND at >= ?", q.at_from.as_ref().map(|v| v as &dyn ToSql)),
         (" AND at < ?", q.at_to.as_ref().map(|v| v as &dyn ToSql)),
@@ -155,14 +187,22 @@ pub(super) fn query(c: &Connection, q: &Query) -> Result<Vec<Record>> {
         args.push(limit);
     }
     let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map(args.as_slice(), record)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = stmt
+        .query_map(args.as_slice(), record)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 pub(super) fn subject_records(c: &Connection, subject: &str) -> Result<Vec<Record>> {
-    let sql = concat!("SELECT ", record_columns!(), " FROM records r WHERE subject = ?1 ORDER BY kind, id");
+    let sql = concat!(
+        "SELECT ",
+        record_columns!(),
+        " FROM records r WHERE subject = ?1 ORDER BY kind, id"
+    );
     let mut stmt = c.prepare_cached(sql)?;
-    let rows = stmt.query_map([subject], record)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = stmt
+        .query_map([subject], record)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -173,13 +213,19 @@ pub(super) fn expired(c: &Connection, now: Millis, limit: u32) -> Result<Vec<Rec
     )?;
     let rows = stmt
         .query_map(params![now, i64::from(limit)], |r| {
-            Ok(RecordKey { kind: r.get(0)?, id: r.get(1)?, subject: r.get(2)? })
+            Ok(RecordKey {
+                kind: r.get(0)?,
+                id: r.get(1)?,
+                subject: r.get(2)?,
+            })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 pub(super) fn delete_subject_records(c: &Connection, subject: &str) -> Result<u64> {
-    let deleted = c.prepare_cached("DELETE FROM records WHERE subject = ?1")?.execute([subject])?;
+    let deleted = c
+        .prepare_cached("DELETE FROM records WHERE subject = ?1")?
+        .execute([subject])?;
     Ok(deleted as u64)
 }

@@ -7,6 +7,7 @@
 //! only then answers each caller. One fsync is shared by every write that arrived while the
 //! previous one was on its way to disk: acknowledged means committed and durable.
 
+use super::checkpointer::Checkpointer;
 use super::convert::unavailable;
 use crate::{Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -53,7 +54,9 @@ where
     F: FnOnce(&Transaction<'_>) -> Result<T> + Send,
 {
     fn run(&mut self, tx: &Transaction<'_>) -> Result<()> {
-        let Some(work) = self.work.take() else { return Ok(()) };
+        let Some(work) = self.work.take() else {
+            return Ok(());
+        };
         tx.prepare_cached("SAVEPOINT job")?.execute([])?;
         // A panicking job must not take the writer (and every other caller) down with it.
         let result = catch_unwind(AssertUnwindSafe(|| work(tx))).unwrap_or_else(|_| {
@@ -102,14 +105,17 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub(super) fn start(conn: Connection) -> Result<Writer> {
+    /// Starts the writer thread on `conn`, with a checkpointer unless the store is read-only.
+    pub(super) fn start(conn: Connection, checkpointer: Option<Checkpointer>) -> Result<Writer> {
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("seuil-sqlite-writer".into())
-            .spawn(move || run(conn, queue))
+            .spawn(move || run(conn, checkpointer, queue))
             .map_err(|e| StoreError::io("the SQLite writer thread", e))?;
-        Ok(Writer { jobs: Mutex::new(Some(jobs)), thread: Some(thread) })
+        Ok(Writer {
+            jobs: Mutex::new(Some(jobs)),
+            thread: Some(thread),
+        })
     }
 
     /// Runs `work` in the next group commit and returns its result once it is durable.
@@ -119,19 +125,26 @@ impl Writer {
         F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(Pending { work: Some(work), result: None, reply, after });
+        let job = Box::new(Pending {
+            work: Some(work),
+            result: None,
+            reply,
+            after,
+        });
         {
             // A poisoned lock only means another caller panicked while sending; the sender
             // inside is still sound.
             let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
             let sent = jobs.as_ref().map(|jobs| jobs.send(job));
             if !matches!(sent, Some(Ok(()))) {
-                return Err(unavailable("the writer thread has stopped; reopen the store"));
+                return Err(unavailable(
+                    "the writer thread has stopped; reopen the store",
+                ));
             }
         }
-        answer
-            .await
-            .map_err(|_| unavailable("the writer thread stopped before answering; reopen the store"))?
+        answer.await.map_err(|_| {
+            unavailable("the writer thread stopped before answering; reopen the store")
+        })?
     }
 
     /// Stops taking jobs; the thread finishes the queued ones and exits.
@@ -153,7 +166,7 @@ impl Drop for Writer {
 }
 
 /// The writer thread: batches until every sender is gone.
-fn run(mut conn: Connection, queue: Receiver<Box<dyn Job>>) {
+fn run(mut conn: Connection, checkpointer: Option<Checkpointer>, queue: Receiver<Box<dyn Job>>) {
     // A TRUNCATE checkpoint that could not complete (a reader held an old snapshot for longer
     // than the busy timeout) is tried again after the next commit.
     let mut truncate_pending = false;
@@ -165,11 +178,14 @@ fn run(mut conn: Connection, queue: Receiver<Box<dyn Job>>) {
                 Err(_) => break,
             }
         }
-        let t0 = std::time::Instant::now();
         let committed = commit(&mut conn, &mut batch);
-        STATS.with(|st| { let mut st = st.borrow_mut(); st.0 += 1; st.1 += batch.len(); st.2 += t0.elapsed().as_micros(); if st.0 % 200 == 0 { eprintln!("batches {} jobs {} avg batch {} avg commit us {}", st.0, st.1, st.1 / st.0, st.2 / st.0 as u128); } });
-        if committed.is_ok() && batch.iter().any(|job| job.after() == After::TruncateWal) {
-            truncate_pending = true;
+        if committed.is_ok() {
+            if let Some(checkpointer) = &checkpointer {
+                checkpointer.nudge();
+            }
+            if batch.iter().any(|job| job.after() == After::TruncateWal) {
+                truncate_pending = true;
+            }
         }
         if truncate_pending {
             truncate_pending = !truncate_wal(&conn);
@@ -178,30 +194,28 @@ fn run(mut conn: Connection, queue: Receiver<Box<dyn Job>>) {
             job.answer(committed.as_ref().map(|_| ()));
         }
     }
+    // The checkpointer's connection closes first, so that the writer's is the last one and
+    // copies the whole log into the file as it closes.
+    drop(checkpointer);
 }
 
-thread_local! { static RUNC: std::cell::RefCell<(u128, u128, u128)> = const { std::cell::RefCell::new((0, 0, 0)) }; }
-thread_local! { static STATS: std::cell::RefCell<(usize, usize, u128)> = const { std::cell::RefCell::new((0, 0, 0)) }; }
 /// Runs a batch in one transaction.
 fn commit(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let t = std::time::Instant::now();
     for job in batch.iter_mut() {
         job.run(&tx)?;
     }
-    let ran = t.elapsed();
-    let t = std::time::Instant::now();
-    let r = tx.commit();
-    let c = t.elapsed();
-    RUNC.with(|x| { let mut x = x.borrow_mut(); x.0 += ran.as_micros(); x.1 += c.as_micros(); x.2 += 1; if x.2 % 50 == 0 { eprintln!("avg run {}us avg commit {}us", x.0 / x.2, x.1 / x.2); } });
-    Ok(r?)
+    // On failure the transaction rolls back when dropped.
+    Ok(tx.commit()?)
 }
 
 /// The error every job of a lost batch gets, after the job that lost it failed with `e`.
 fn batch_lost(e: &StoreError) -> StoreError {
     StoreError::Backend {
         backend: "sqlite",
-        detail: format!("nothing of this group commit was written, because a write in it failed: {e}"),
+        detail: format!(
+            "nothing of this group commit was written, because a write in it failed: {e}"
+        ),
     }
 }
 
@@ -209,11 +223,18 @@ fn batch_lost(e: &StoreError) -> StoreError {
 /// `io::Error`).
 fn same(e: &StoreError) -> StoreError {
     match e {
-        StoreError::Unavailable { backend, detail } => {
-            StoreError::Unavailable { backend, detail: detail.clone() }
-        }
-        StoreError::Backend { backend, detail } => StoreError::Backend { backend, detail: detail.clone() },
-        other => StoreError::Backend { backend: "sqlite", detail: other.to_string() },
+        StoreError::Unavailable { backend, detail } => StoreError::Unavailable {
+            backend,
+            detail: detail.clone(),
+        },
+        StoreError::Backend { backend, detail } => StoreError::Backend {
+            backend,
+            detail: detail.clone(),
+        },
+        other => StoreError::Backend {
+            backend: "sqlite",
+            detail: other.to_string(),
+        },
     }
 }
 
@@ -222,11 +243,15 @@ fn same(e: &StoreError) -> StoreError {
 fn truncate_wal(conn: &Connection) -> bool {
     // Columns: busy (1 if a reader or writer kept it from completing), WAL frames, frames
     // checkpointed.
-    let outcome = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+    let outcome = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
     match outcome {
         Ok(0) => true,
         Ok(_) => {
-            tracing::warn!("the WAL checkpoint after a key shred was blocked by a reader; retrying after the next write");
+            tracing::warn!(
+                "the WAL checkpoint after a key shred was blocked by a reader; retrying after the next write"
+            );
             false
         }
         Err(e) => {
@@ -242,8 +267,9 @@ mod tests {
 
     fn writer() -> Writer {
         let conn = Connection::open_in_memory().expect("memory database");
-        conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)").expect("table");
-        Writer::start(conn).expect("writer")
+        conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .expect("table");
+        Writer::start(conn, None).expect("writer")
     }
 
     fn insert(k: &'static str) -> impl FnOnce(&Transaction<'_>) -> Result<()> + Send + 'static {
@@ -254,7 +280,9 @@ mod tests {
     }
 
     fn count(w: &Writer) -> impl Future<Output = Result<i64>> + '_ {
-        w.write(After::Nothing, |tx| Ok(tx.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+        w.write(After::Nothing, |tx| {
+            Ok(tx.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
+        })
     }
 
     #[tokio::test]
@@ -273,7 +301,9 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_job_is_an_error_not_a_dead_writer() {
         let w = writer();
-        let boom = w.write(After::Nothing, |_| -> Result<()> { panic!("boom") }).await;
+        let boom = w
+            .write(After::Nothing, |_| -> Result<()> { panic!("boom") })
+            .await;
         assert!(matches!(boom, Err(StoreError::Backend { .. })), "{boom:?}");
         assert!(w.write(After::Nothing, insert("x")).await.is_ok());
     }
