@@ -70,9 +70,10 @@ pub trait Store: Send + Sync + 'static {
     /// Keys of subjects that have none (shredded meanwhile) are skipped, never created; each
     /// key keeps its `created_at`.
     async fn rewrap_keys(&self, keys: &[WrappedKey]) -> Result<()>;
-    /// Destroys a subject's key and appends to the shred ledger, in one transaction, forced to
-    /// disk with nothing of the key left in free pages or the write-ahead log. Returns whether
-    /// a key existed.
+    /// Destroys a subject's key and appends to the shred ledger, in one durable transaction:
+    /// from its return no read finds the key. Copies of the key's old bytes in free pages or a
+    /// write-ahead log are scrubbed right after, before any later write of this store
+    /// completes. Returns whether a key existed.
     async fn shred_key(&self, subject: &str, at: Millis) -> Result<bool>;
     /// Every shred, oldest first. A shred that found no key destroyed nothing and is not listed.
     async fn shred_ledger(&self) -> Result<Vec<ShredEntry>>;

@@ -187,11 +187,14 @@ fn run(mut conn: Connection, checkpointer: Option<Checkpointer>, queue: Receiver
                 truncate_pending = true;
             }
         }
-        if truncate_pending {
-            truncate_pending = !truncate_wal(&conn);
-        }
+        // Answer first: a shred is final once committed. The log is scrubbed right after,
+        // before the next batch, so its cost (which grows with the uncheckpointed log, not
+        // with the subject's data) never delays the answer, and any later write observes it.
         for job in batch {
             job.answer(committed.as_ref().map(|_| ()));
+        }
+        if truncate_pending {
+            truncate_pending = !truncate_wal(&conn);
         }
     }
     // The checkpointer's connection closes first, so that the writer's is the last one and
