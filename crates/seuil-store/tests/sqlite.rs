@@ -187,7 +187,10 @@ async fn a_shredded_key_is_nowhere_on_disk() {
     // The scrub follows the shred's answer and precedes any later write: one write is the
     // barrier. Checked while the store is still open: the store, not closing the file, must
     // have removed every copy.
-    store.set_meta("barrier", b"after the shred").await.expect("barrier write");
+    store
+        .set_meta("barrier", b"after the shred")
+        .await
+        .expect("barrier write");
     assert_eq!(
         files_holding(&path, &rotated),
         Vec::<PathBuf>::new(),
@@ -205,7 +208,10 @@ async fn a_shredded_key_is_nowhere_on_disk() {
     let wal = PathBuf::from(format!("{}-wal", path.display()));
     // Truncated by the scrub, then holding only the barrier write (a page or two).
     let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-    assert!(wal_len <= 3 * 4096 + 32, "the WAL was truncated: it is {wal_len} bytes");
+    assert!(
+        wal_len <= 3 * 4096 + 32,
+        "the WAL was truncated: it is {wal_len} bytes"
+    );
 
     // The store goes on working, and the records outlive the key.
     assert_eq!(
