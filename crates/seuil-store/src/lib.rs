@@ -99,9 +99,14 @@ pub trait Store: Send + Sync + 'static {
     /// Appends leaves `expected_size..` and the perfect-subtree nodes they complete, atomically
     /// and durably. Fails with [`StoreError::LogSizeMismatch`] if the log is no longer
     /// `expected_size` long (another writer won), in which case nothing is written.
+    ///
+    /// With `after`, the append also requires leaf `expected_size - 1` to have that hash, and
+    /// fails with [`StoreError::LogSizeMismatch`] otherwise: a writer that builds a batch on
+    /// top of its own batch still in flight is then sure to land on the tree it built on.
     async fn audit_append(
         &self,
         expected_size: u64,
+        after: Option<[u8; 32]>,
         leaves: &[AuditLeaf],
         nodes: &[(NodeId, [u8; 32])],
     ) -> Result<()>;

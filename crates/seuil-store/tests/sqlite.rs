@@ -94,7 +94,12 @@ async fn reopening_keeps_everything() {
             leaf_hash: [7; 32],
         };
         store
-            .audit_append(0, &[leaf], &[(NodeId { level: 0, index: 0 }, [7; 32])])
+            .audit_append(
+                0,
+                None,
+                &[leaf],
+                &[(NodeId { level: 0, index: 0 }, [7; 32])],
+            )
             .await
             .expect("audit");
         let msg = NewOutboxMessage {

@@ -2,16 +2,13 @@
 //! are sealed under its subject's key and the leaf hash covers the sealed bytes, so the tree
 //! stays verifiable after a subject is shredded while the details become unreadable.
 //!
-//! Appends go through one writer task per process that batches whatever is queued into one
-//! store write (group commit). Several processes may append to one store: a writer that loses
-//! the race reloads the tree's right edge from the store and tries again.
+//! Appends go through one writer task per process (`audit_writer`).
 
 use crate::merkle::{self, Frontier, Hash};
 use crate::{Actor, Result, VaultError};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
-use seuil_store::{AuditLeaf, Checkpoint, DynStore, Millis, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use seuil_store::{Checkpoint, DynStore, Millis, StoreError};
 
 /// What happened, as the subject will read it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,105 +66,6 @@ pub fn verify_checkpoint(cp: &Checkpoint, log_key: &VerifyingKey) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
-}
-
-struct Job {
-    subject: String,
-    at: Millis,
-    details: Vec<u8>,
-    reply: oneshot::Sender<Result<u64>>,
-}
-
-/// The handle through which a process appends to the log.
-pub(crate) struct AuditWriter {
-    tx: mpsc::UnboundedSender<Job>,
-}
-
-/// Most leaves written in one store transaction.
-const MAX_BATCH: usize = 2048;
-
-impl AuditWriter {
-    pub async fn start(store: DynStore) -> Result<Self> {
-        let frontier = load_frontier(&store).await?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(store, frontier, rx));
-        Ok(Self { tx })
-    }
-
-    /// Appends one sealed event and waits until it is durable; returns its leaf index.
-    pub async fn append(&self, subject: &str, at: Millis, details: Vec<u8>) -> Result<u64> {
-        let (reply, done) = oneshot::channel();
-        let job = Job {
-            subject: subject.to_owned(),
-            at,
-            details,
-            reply,
-        };
-        let unavailable =
-            || VaultError::AuditBroken("the audit writer has stopped; restart Seuil".into());
-        self.tx.send(job).map_err(|_| unavailable())?;
-        done.await.map_err(|_| unavailable())?
-    }
-}
-
-async fn run(store: DynStore, mut frontier: Frontier, mut rx: mpsc::UnboundedReceiver<Job>) {
-    let mut jobs = Vec::new();
-    while let Some(first) = rx.recv().await {
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        let result = write_batch(&store, &mut frontier, &jobs).await;
-        for (i, job) in jobs.drain(..).enumerate() {
-            let answer = match &result {
-                Ok(first) => Ok(first + i as u64),
-                Err(e) => Err(VaultError::AuditBroken(format!("could not append: {e}"))),
-            };
-            let _ = job.reply.send(answer);
-        }
-    }
-}
-
-async fn write_batch(store: &DynStore, frontier: &mut Frontier, jobs: &[Job]) -> Result<u64> {
-    const ATTEMPTS: usize = 8;
-    for _ in 0..ATTEMPTS {
-        let start = frontier.size();
-        let mut next = frontier.clone();
-        let mut leaves = Vec::with_capacity(jobs.len());
-        let mut nodes = Vec::with_capacity(jobs.len() * 2);
-        for (i, job) in jobs.iter().enumerate() {
-            let leaf_hash = merkle::leaf_hash(&leaf_input(&job.subject, job.at, &job.details));
-            nodes.extend(next.append(leaf_hash));
-            leaves.push(AuditLeaf {
-                index: start + i as u64,
-                subject: job.subject.clone(),
-                at: job.at,
-                details: job.details.clone(),
-                leaf_hash,
-            });
-        }
-        match store.audit_append(start, &leaves, &nodes).await {
-            Ok(()) => {
-                *frontier = next;
-                return Ok(start);
-            }
-            // Another process appended first: catch up and retry.
-            Err(StoreError::LogSizeMismatch { .. }) => *frontier = load_frontier(store).await?,
-            Err(e) => {
-                // The write may or may not have landed: resynchronise before the next batch.
-                if let Ok(f) = load_frontier(store).await {
-                    *frontier = f;
-                }
-                return Err(e.into());
-            }
-        }
-    }
-    Err(VaultError::AuditBroken(format!(
-        "lost the append race {ATTEMPTS} times in a row"
-    )))
 }
 
 /// Rebuilds the right edge of the tree from the stored perfect-subtree nodes.

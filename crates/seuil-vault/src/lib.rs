@@ -11,6 +11,7 @@
 mod actor;
 pub mod aead;
 pub mod audit;
+mod audit_writer;
 mod clock;
 mod consent;
 mod erase;
@@ -37,7 +38,8 @@ pub use records::{Opened, Write};
 pub use retention::{Retention, SweepReport};
 
 use aead::{DataKey, Kek};
-use audit::{AuditWriter, Prover};
+use audit::Prover;
+use audit_writer::AuditWriter;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::SeedableRng;
 use rand::rngs::StdRng;

@@ -486,3 +486,49 @@ async fn concurrent_opens_are_each_audited_with_consistent_proofs() {
     }
     vault.verify_audit(&|_, _| {}).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_over_one_store_keep_one_tree() {
+    let t = vault().await;
+    // A second kernel over the same store, as a second `seuil serve` would be.
+    let kek = seuil_vault::FileKek::new(t.dir.path().join("kek"));
+    let config = seuil_vault::VaultConfig {
+        clock: t.clock.clone(),
+        ..Default::default()
+    };
+    let other = seuil_vault::Vault::new(
+        t.vault.store().clone(),
+        t.vault.blobs().clone(),
+        &kek,
+        config,
+    )
+    .await
+    .unwrap();
+    let s = t.vault.create_subject().await.unwrap();
+    let me = Actor::Subject(s.clone());
+    t.vault
+        .seal(&me, "account", write(&s, "n", b"x"))
+        .await
+        .unwrap();
+    let (a, b) = (std::sync::Arc::new(t.vault), std::sync::Arc::new(other));
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let (v, me) = (if i % 2 == 0 { a.clone() } else { b.clone() }, me.clone());
+        tasks.push(tokio::spawn(async move {
+            v.open(&me, "account", "note", "n").await.map(drop)
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let log = a.access_log(&s).await.unwrap();
+    let indexes: std::collections::BTreeSet<_> = log.iter().map(|e| e.index).collect();
+    assert_eq!(indexes.len(), 201, "every event has its own leaf");
+    let report = b.verify_audit(&|_, _| {}).await.unwrap();
+    assert_eq!(report.leaves, 201);
+    let cp = a.checkpoint().await.unwrap();
+    for e in &log {
+        let proof = b.inclusion_proof(e.index, cp.size).await.unwrap();
+        merkle::verify_inclusion(&e.leaf_hash, e.index, cp.size, &proof, &cp.root).unwrap();
+    }
+}

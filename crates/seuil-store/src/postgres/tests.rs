@@ -94,6 +94,7 @@ async fn bad_url_and_schema_are_invalid() {
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 fn live_url() -> Option<String> {
     let url = std::env::var("SEUIL_TEST_POSTGRES_URL")
@@ -186,7 +187,7 @@ async fn racing_audit_appends_have_one_winner_and_big_batches_fit() {
     let nodes: Vec<(NodeId, [u8; 32])> = (0..300)
         .map(|i| (NodeId { level: 1, index: i }, [7u8; 32]))
         .collect();
-    a.audit_append(0, &leaves, &nodes)
+    a.audit_append(0, None, &leaves, &nodes)
         .await
         .expect("first batch");
     assert_eq!(b.audit_size().await.expect("size"), 600);
@@ -198,8 +199,8 @@ async fn racing_audit_appends_have_one_winner_and_big_batches_fit() {
         let (x, y) = (a.clone(), b.clone());
         let one = vec![leaf(size)];
         let two = one.clone();
-        let ta = tokio::spawn(async move { x.audit_append(size, &one, &[]).await });
-        let tb = tokio::spawn(async move { y.audit_append(size, &two, &[]).await });
+        let ta = tokio::spawn(async move { x.audit_append(size, None, &one, &[]).await });
+        let tb = tokio::spawn(async move { y.audit_append(size, None, &two, &[]).await });
         let results = [ta.await.expect("task"), tb.await.expect("task")];
         let wins = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(wins, 1, "{results:?}");

@@ -46,6 +46,7 @@ pub(super) fn check_append(
 pub(super) fn append(
     c: &Connection,
     expected_size: u64,
+    after: Option<[u8; 32]>,
     leaves: &[AuditLeaf],
     nodes: &[(NodeId, [u8; 32])],
 ) -> Result<()> {
@@ -55,6 +56,19 @@ pub(super) fn append(
             expected: expected_size,
             actual,
         });
+    }
+    if let (Some(after), Some(last)) = (after, expected_size.checked_sub(1)) {
+        let hash: Option<[u8; 32]> = c
+            .prepare_cached("SELECT leaf_hash FROM audit_leaves WHERE idx = ?1")?
+            .query_row([to_i64(last, "audit leaf index")?], |r| r.get(0))
+            .optional()?;
+        if hash != Some(after) {
+            // Same size, other leaves: another writer's batch landed where ours was expected.
+            return Err(StoreError::LogSizeMismatch {
+                expected: expected_size,
+                actual,
+            });
+        }
     }
     let mut insert_leaf = c.prepare_cached(
         "INSERT INTO audit_leaves (idx, subject, at, details, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -264,12 +264,13 @@ impl Store for SqliteStore {
     async fn audit_append(
         &self,
         expected_size: u64,
+        after: Option<[u8; 32]>,
         leaves: &[AuditLeaf],
         nodes: &[(NodeId, [u8; 32])],
     ) -> Result<()> {
         audit::check_append(expected_size, leaves, nodes)?;
         let (leaves, nodes) = (leaves.to_vec(), nodes.to_vec());
-        self.write(move |tx| audit::append(tx, expected_size, &leaves, &nodes))
+        self.write(move |tx| audit::append(tx, expected_size, after, &leaves, &nodes))
             .await
     }
 

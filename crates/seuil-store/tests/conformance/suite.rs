@@ -711,7 +711,10 @@ pub async fn audit_append_and_read(store: &DynStore) {
         (node(0, 1), hash(0, 1)),
         (node(1, 0), hash(1, 0)),
     ];
-    store.audit_append(0, &first, &nodes).await.expect("append");
+    store
+        .audit_append(0, None, &first, &nodes)
+        .await
+        .expect("append");
     assert_eq!(store.audit_size().await.expect("size"), 3);
 
     assert_eq!(store.audit_leaves(0, 3).await.expect("all"), first);
@@ -763,6 +766,7 @@ pub async fn audit_append_and_read(store: &DynStore) {
     store
         .audit_append(
             3,
+            None,
             &[leaf(3, "carol")],
             &[
                 (node(0, 2), hash(0, 2)),
@@ -779,18 +783,21 @@ pub async fn audit_append_and_read(store: &DynStore) {
         [hash(2, 0)]
     );
     // Nodes alone (no leaves) are fine too.
-    store.audit_append(4, &[], &[]).await.expect("empty append");
+    store
+        .audit_append(4, None, &[], &[])
+        .await
+        .expect("empty append");
     assert_eq!(store.audit_size().await.expect("size"), 4);
 }
 
 pub async fn audit_size_mismatch_writes_nothing(store: &DynStore) {
     store
-        .audit_append(0, &[leaf(0, "alice"), leaf(1, "alice")], &[])
+        .audit_append(0, None, &[leaf(0, "alice"), leaf(1, "alice")], &[])
         .await
         .expect("append");
 
     let stale = store
-        .audit_append(1, &[leaf(1, "bob")], &[(node(0, 1), hash(9, 9))])
+        .audit_append(1, None, &[leaf(1, "bob")], &[(node(0, 1), hash(9, 9))])
         .await;
     assert!(
         matches!(
@@ -803,7 +810,7 @@ pub async fn audit_size_mismatch_writes_nothing(store: &DynStore) {
         "{stale:?}"
     );
     let ahead = store
-        .audit_append(5, &[leaf(5, "bob")], &[(node(3, 0), hash(3, 0))])
+        .audit_append(5, None, &[leaf(5, "bob")], &[(node(3, 0), hash(3, 0))])
         .await;
     assert!(
         matches!(
@@ -827,10 +834,10 @@ pub async fn audit_size_mismatch_writes_nothing(store: &DynStore) {
     );
 
     // Leaves must be numbered from the expected size, in order.
-    let gap = store.audit_append(2, &[leaf(3, "bob")], &[]).await;
+    let gap = store.audit_append(2, None, &[leaf(3, "bob")], &[]).await;
     assert!(matches!(gap, Err(StoreError::Invalid { .. })), "{gap:?}");
     let swapped = store
-        .audit_append(2, &[leaf(3, "bob"), leaf(2, "bob")], &[])
+        .audit_append(2, None, &[leaf(3, "bob"), leaf(2, "bob")], &[])
         .await;
     assert!(
         matches!(swapped, Err(StoreError::Invalid { .. })),
@@ -838,9 +845,27 @@ pub async fn audit_size_mismatch_writes_nothing(store: &DynStore) {
     );
     assert_eq!(store.audit_size().await.expect("size"), 2);
     store
-        .audit_append(2, &[leaf(2, "bob")], &[])
+        .audit_append(2, None, &[leaf(2, "bob")], &[])
         .await
         .expect("the right size still works");
+
+    // The right size on top of other leaves than the batch was built on fails too.
+    let diverged = store
+        .audit_append(3, Some([0xEE; 32]), &[leaf(3, "bob")], &[])
+        .await;
+    assert!(
+        matches!(diverged, Err(StoreError::LogSizeMismatch { .. })),
+        "{diverged:?}"
+    );
+    assert_eq!(
+        store.audit_size().await.expect("size"),
+        3,
+        "nothing written"
+    );
+    store
+        .audit_append(3, Some(leaf(2, "bob").leaf_hash), &[leaf(3, "bob")], &[])
+        .await
+        .expect("built on the leaf that is there");
 }
 
 pub async fn audit_checkpoints(store: &DynStore) {
@@ -1080,7 +1105,7 @@ pub async fn concurrent_appends_and_keys_one_winner(store: &DynStore) {
         .into_iter()
         .map(|subject| {
             let store = store.clone();
-            tokio::spawn(async move { store.audit_append(0, &[leaf(0, subject)], &[]).await })
+            tokio::spawn(async move { store.audit_append(0, None, &[leaf(0, subject)], &[]).await })
         })
         .collect();
     let keys: Vec<_> = [1u8, 2]
