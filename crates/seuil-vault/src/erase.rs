@@ -70,6 +70,8 @@ impl Vault {
             return Err(VaultError::not_found(format!("subject {subject}")));
         }
         if let Some(cert) = self.erasure_certificate(subject).await? {
+            // An earlier attempt certified but may not have got to the shred: finish it.
+            self.store.shred_key(subject, cert.shredded_at).await?;
             return Ok(cert);
         }
         let key = self.keys().get(subject).await?;
@@ -83,14 +85,12 @@ impl Vault {
         };
         self.audit_with(&key, subject, &event).await?;
         drop(key);
-        let shredded_at = self.now();
-        if !self.store.shred_key(subject, shredded_at).await? {
-            return Err(VaultError::not_found(format!("subject {subject}")));
-        }
+        // Certify first, shred last: the shred is the step that cannot be undone, and the
+        // store scrubs its log right after it, which later writes of this call would wait for.
         let cp = self.checkpoint().await?;
         let mut cert = ErasureCertificate {
             subject: subject.into(),
-            shredded_at,
+            shredded_at: self.now(),
             checkpoint_size: cp.size,
             checkpoint_root: cp.root,
             log_public_key: self.log_public_key().to_bytes(),
@@ -102,6 +102,7 @@ impl Vault {
         self.store
             .set_meta(&certificate_meta(subject), &json)
             .await?;
+        self.store.shred_key(subject, cert.shredded_at).await?;
         Ok(cert)
     }
 
