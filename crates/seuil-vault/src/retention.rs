@@ -8,6 +8,8 @@ use seuil_store::Millis;
 use std::collections::BTreeMap;
 
 const HOUR: Millis = 3_600_000;
+/// Every erasure before this time (big-endian millis) has been purged.
+const PURGE_WATERMARK: &str = "purge-watermark";
 const DAY: Millis = 24 * HOUR;
 
 /// How long records of each kind are kept after their last write. Kinds without a rule are
@@ -88,8 +90,25 @@ impl Vault {
                 }
             }
         }
-        for entry in self.store.shred_ledger().await? {
+        // Erasure purges in the background; this is the backstop for a purge a crash cut
+        // short. Entries up to the watermark are known to be clean, so each sweep only looks
+        // at erasures since.
+        let watermark = match self.store.get_meta(PURGE_WATERMARK).await? {
+            Some(bytes) => {
+                <[u8; 8]>::try_from(bytes.as_slice()).map_or(Millis::MIN, Millis::from_be_bytes)
+            }
+            None => Millis::MIN,
+        };
+        let mut ledger = self.store.shred_ledger().await?;
+        ledger.retain(|e| e.at >= watermark);
+        ledger.sort_by_key(|e| e.at);
+        for entry in &ledger {
             report.erased_records_removed += self.purge_erased(&entry.subject).await?;
+        }
+        if let Some(last) = ledger.last() {
+            self.store
+                .set_meta(PURGE_WATERMARK, &last.at.to_be_bytes())
+                .await?;
         }
         Ok(report)
     }
