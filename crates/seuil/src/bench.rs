@@ -66,9 +66,9 @@ async fn vault(args: VaultArgs) -> anyhow::Result<()> {
     let f = result?;
     if args.json {
         let object = serde_json::json!({
-            "audited_opens_per_s": f.opens_per_s.round(),
+            "audited_opens_per_s": f.opens_per_s.round() as u64,
             "open_ratio": round2(f.open_ratio),
-            "seals_per_s": f.seals_per_s.round(),
+            "seals_per_s": f.seals_per_s.round() as u64,
             "seal_ratio": round2(f.seal_ratio),
             "erase_ms_10": round2(f.erase_ms_10),
             "erase_ms_10000": round2(f.erase_ms_10000),
