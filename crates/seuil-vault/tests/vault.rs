@@ -539,12 +539,22 @@ async fn the_sweeper_finishes_a_purge_that_never_ran() {
     let s = t.vault.create_subject().await.unwrap();
     let me = Actor::Subject(s.clone());
     for id in ["a", "b", "c"] {
-        t.vault.seal(&me, "account", write(&s, id, b"x")).await.unwrap();
+        t.vault
+            .seal(&me, "account", write(&s, id, b"x"))
+            .await
+            .unwrap();
     }
     t.vault.erase(&me, &s).await.unwrap();
     // As if the process died before the background purge.
     assert_eq!(t.vault.store().subject_records(&s).await.unwrap().len(), 3);
     assert_eq!(t.vault.sweep().await.unwrap().erased_records_removed, 3);
-    assert!(t.vault.store().subject_records(&s).await.unwrap().is_empty());
+    assert!(
+        t.vault
+            .store()
+            .subject_records(&s)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(t.vault.sweep().await.unwrap().erased_records_removed, 0);
 }
