@@ -134,25 +134,8 @@ async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figu
 
     progress(&format!("sealing {n} records, then writing {n} plain rows"));
     let seal_time = timed(n, c, |i| {
-        let (vault, body, subject) = (
-            vault.clone(),
-            body.clone(),
-            subjects[i % subjects.len()].clone(),
-        );
-        async move {
-            let id = format!("r{i}");
-            let w = Write {
-                kind: "bench",
-                id: &id,
-                subject: &subject,
-                index: IndexFields::default(),
-                body: &body,
-            };
-            vault
-                .seal(&Actor::Subject(subject.clone()), "account", w)
-                .await
-                .map_err(anyhow::Error::from)
-        }
+        let subject = subjects[i % subjects.len()].clone();
+        seal_one(vault.clone(), body.clone(), subject, format!("r{i}"))
     })
     .await?;
     let plain_write_time = timed(n, c, |i| {
@@ -293,21 +276,12 @@ async fn fill_subject(
     c: usize,
 ) -> anyhow::Result<()> {
     timed(records, c, |i| {
-        let (vault, body, subject) = (vault.clone(), body.clone(), subject.to_owned());
-        async move {
-            let id = format!("{subject}-{i}");
-            let w = Write {
-                kind: "bench",
-                id: &id,
-                subject: &subject,
-                index: IndexFields::default(),
-                body: &body,
-            };
-            vault
-                .seal(&Actor::Subject(subject.clone()), "account", w)
-                .await
-                .map_err(anyhow::Error::from)
-        }
+        seal_one(
+            vault.clone(),
+            body.clone(),
+            subject.to_owned(),
+            format!("{subject}-{i}"),
+        )
     })
     .await?;
     for m in 0..media_mb {
@@ -324,6 +298,26 @@ async fn fill_subject(
             )
             .await?;
     }
+    Ok(())
+}
+
+/// Seals one 1 KiB record as its own subject would.
+async fn seal_one(
+    vault: Arc<Vault>,
+    body: Arc<Vec<u8>>,
+    subject: String,
+    id: String,
+) -> anyhow::Result<()> {
+    let w = Write {
+        kind: "bench",
+        id: &id,
+        subject: &subject,
+        index: IndexFields::default(),
+        body: &body,
+    };
+    vault
+        .seal(&Actor::Subject(subject.clone()), "account", w)
+        .await?;
     Ok(())
 }
 
