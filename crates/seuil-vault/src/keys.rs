@@ -48,10 +48,10 @@ impl Keys<'_> {
             .get_key(subject)
             .await?
             .ok_or_else(|| VaultError::not_found(format!("subject {subject}")))?;
-        self.unwrap(&wrapped)
+        self.unwrap_key(&wrapped)
     }
 
-    pub fn unwrap(&self, wrapped: &WrappedKey) -> Result<DataKey> {
+    pub fn unwrap_key(&self, wrapped: &WrappedKey) -> Result<DataKey> {
         aead::unwrap(self.kek, &wrapped.subject, &wrapped.wrapped).map_err(|_| {
             VaultError::Integrity {
                 what: format!("the data key of subject {}", wrapped.subject),
@@ -67,7 +67,7 @@ impl Keys<'_> {
         rng: &mut (impl rand::RngCore + rand::CryptoRng),
     ) -> Result<Zeroizing<[u8; 32]>> {
         let key = match self.store.get_key(name).await? {
-            Some(wrapped) => self.unwrap(&wrapped)?,
+            Some(wrapped) => self.unwrap_key(&wrapped)?,
             None => self.create(name, now, rng).await?,
         };
         Ok(Zeroizing::new(*key.as_bytes()))
@@ -111,7 +111,7 @@ pub async fn rotate_kek(
     let new_id = kek_id(new);
     let mut rewrapped = Vec::new();
     for wrapped in store.all_keys().await? {
-        let key = keys.unwrap(&wrapped)?;
+        let key = keys.unwrap_key(&wrapped)?;
         rewrapped.push(WrappedKey {
             wrapped: aead::wrap(new, &wrapped.subject, &key, rng),
             kek_id: new_id.clone(),

@@ -107,7 +107,7 @@ impl Vault {
         if matches!(actor, Actor::Subject(s) if *s != record.subject) {
             return Err(missing());
         }
-        let key = self.keys().unwrap(&wrapped_key.ok_or_else(missing)?)?;
+        let key = self.keys().unwrap_key(&wrapped_key.ok_or_else(missing)?)?;
         let subject = record.subject.clone();
         if purpose_def.needs_consent() && !actor.is_subject(&subject) && consent != Some(true) {
             self.audit_with(
