@@ -1,4 +1,4 @@
-//! The storage conformance suite: every check of `suite.rs`, run against every backend.
+//! The storage conformance suite: every check of `suite/` (one file per area), run against every backend.
 //!
 //! To add a backend: write `async fn make() -> Option<(Box<dyn Store>, Guard)>` returning a
 //! fresh, empty store (or `None` when the backend is not available here, e.g. no server
