@@ -22,6 +22,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
+mod config;
+mod multipart;
+#[cfg(test)]
+mod tests;
+
+pub use config::S3Config;
+use multipart::{AbortGuard, PartReader, part_size};
+
 const BACKEND: &str = "s3";
 /// How long a presigned request stays valid.
 const SIGN_FOR: Duration = Duration::from_secs(300);
@@ -33,91 +41,6 @@ const MAX_PARTS: u16 = 10_000;
 const DELETE_BATCH: usize = 1000;
 /// Tries per request when the service cannot be reached or answers 5xx.
 const ATTEMPTS: u32 = 3;
-
-/// Where the blobs are kept in S3-compatible storage.
-#[derive(Clone)]
-pub struct S3Config {
-    /// The service, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:9000`.
-    pub endpoint: Url,
-    pub bucket: String,
-    pub region: String,
-    pub access_key: String,
-    pub secret_key: String,
-    /// `true` for `endpoint/bucket/key` URLs (MinIO, moto, most self-hosted services),
-    /// `false` for `bucket.endpoint/key` (AWS).
-    pub path_style: bool,
-}
-
-impl fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Config")
-            .field("endpoint", &self.endpoint.as_str())
-            .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("access_key", &self.access_key)
-            .field("secret_key", &"<redacted>")
-            .field("path_style", &self.path_style)
-            .finish()
-    }
-}
-
-impl S3Config {
-    /// Reads the configuration from the environment; `None` unless `SEUIL_S3_ENDPOINT` and
-    /// `SEUIL_S3_BUCKET` are set (an invalid endpoint or missing credentials are logged).
-    ///
-    /// - `SEUIL_S3_ENDPOINT`, `SEUIL_S3_BUCKET`
-    /// - `SEUIL_S3_REGION` (default `us-east-1`)
-    /// - `SEUIL_S3_ACCESS_KEY` / `SEUIL_S3_SECRET_KEY`, else `AWS_ACCESS_KEY_ID` /
-    ///   `AWS_SECRET_ACCESS_KEY`
-    /// - `SEUIL_S3_PATH_STYLE` (`true`/`false`; default `false` for `*.amazonaws.com`, `true`
-    ///   otherwise)
-    pub fn from_env() -> Option<S3Config> {
-        Self::from_vars(|name| std::env::var(name).ok())
-    }
-
-    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<S3Config> {
-        let var = |name: &str| {
-            var(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let endpoint = var("SEUIL_S3_ENDPOINT")?;
-        let bucket = var("SEUIL_S3_BUCKET")?;
-        let endpoint = match Url::parse(&endpoint) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => url,
-            _ => {
-                tracing::error!(
-                    "SEUIL_S3_ENDPOINT {endpoint:?} is not an http(s) URL such as http://127.0.0.1:9000; S3 is not used"
-                );
-                return None;
-            }
-        };
-        let access_key = var("SEUIL_S3_ACCESS_KEY").or_else(|| var("AWS_ACCESS_KEY_ID"));
-        let secret_key = var("SEUIL_S3_SECRET_KEY").or_else(|| var("AWS_SECRET_ACCESS_KEY"));
-        let (Some(access_key), Some(secret_key)) = (access_key, secret_key) else {
-            tracing::error!(
-                "SEUIL_S3_ENDPOINT is set but the credentials are not: set SEUIL_S3_ACCESS_KEY and SEUIL_S3_SECRET_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); S3 is not used"
-            );
-            return None;
-        };
-        let aws = endpoint
-            .host_str()
-            .is_some_and(|h| h.ends_with(".amazonaws.com"));
-        let path_style = match var("SEUIL_S3_PATH_STYLE").as_deref() {
-            Some("1" | "true" | "yes") => true,
-            Some("0" | "false" | "no") => false,
-            _ => !aws,
-        };
-        Some(S3Config {
-            endpoint,
-            bucket,
-            region: var("SEUIL_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
-            access_key,
-            secret_key,
-            path_style,
-        })
-    }
-}
 
 /// A [`BlobStore`] in an S3 bucket. Cheap to clone.
 #[derive(Clone)]
@@ -154,12 +77,6 @@ fn xml_tag<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     let start = xml.find(&open)? + open.len();
     let len = xml[start..].find("</")?;
     Some(xml[start..start + len].trim())
-}
-
-/// The part size for part `number` (from 1): 8 MiB, one more 8 MiB every 1,000 parts, so the
-/// 10,000 parts S3 allows hold 440 GiB.
-fn part_size(number: u16) -> usize {
-    PART_SIZE * (1 + (usize::from(number.max(1)) - 1) / 1000)
 }
 
 fn body_err(key: &str, e: io::Error) -> StoreError {
@@ -569,77 +486,6 @@ impl Inner {
     }
 }
 
-/// Aborts a multipart upload whose `put` was dropped midway.
-struct AbortGuard {
-    inner: Option<Arc<Inner>>,
-    key: String,
-    upload_id: String,
-}
-
-impl Drop for AbortGuard {
-    fn drop(&mut self) {
-        let Some(inner) = self.inner.take() else {
-            return;
-        };
-        let (key, upload_id) = (
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.upload_id),
-        );
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn(async move {
-                    if let Err(e) = inner.abort(&key, &upload_id).await {
-                        tracing::warn!("could not abort the multipart upload of blob {key}: {e}");
-                    }
-                });
-            }
-            Err(_) => tracing::warn!("multipart upload of blob {key} left incomplete"),
-        }
-    }
-}
-
-/// Cuts a byte stream into parts of a given size.
-struct PartReader {
-    stream: ByteStream,
-    carry: Bytes,
-    done: bool,
-}
-
-impl PartReader {
-    fn new(stream: ByteStream) -> Self {
-        Self {
-            stream,
-            carry: Bytes::new(),
-            done: false,
-        }
-    }
-
-    /// The next `size` bytes, fewer only at the end of the stream (empty once it is over).
-    async fn next(&mut self, size: usize) -> io::Result<Bytes> {
-        let mut buf = BytesMut::new();
-        while buf.len() < size {
-            if self.carry.is_empty() {
-                if self.done {
-                    break;
-                }
-                match self.stream.next().await {
-                    Some(Ok(chunk)) => self.carry = chunk,
-                    Some(Err(e)) => return Err(e),
-                    None => self.done = true,
-                }
-                continue;
-            }
-            let take = (size - buf.len()).min(self.carry.len());
-            if buf.is_empty() && take == size {
-                // A chunk at least as large as the part: no copy.
-                return Ok(self.carry.split_to(take));
-            }
-            buf.extend_from_slice(&self.carry.split_to(take));
-        }
-        Ok(buf.freeze())
-    }
-}
-
 #[async_trait]
 impl BlobStore for S3Blobs {
     fn backend(&self) -> &'static str {
@@ -775,98 +621,5 @@ impl BlobStore for S3Blobs {
             n += self.delete_batch(batch).await?;
         }
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn cfg(vars: &[(&str, &str)]) -> Option<S3Config> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        S3Config::from_vars(|name| vars.get(name).cloned())
-    }
-
-    #[test]
-    fn config_from_env() {
-        assert!(cfg(&[]).is_none());
-        assert!(cfg(&[("SEUIL_S3_ENDPOINT", "http://127.0.0.1:9000")]).is_none());
-        let base = [
-            ("SEUIL_S3_ENDPOINT", "http://127.0.0.1:9000"),
-            ("SEUIL_S3_BUCKET", "b"),
-            ("AWS_ACCESS_KEY_ID", "ak"),
-            ("AWS_SECRET_ACCESS_KEY", "sk"),
-        ];
-        let c = cfg(&base).unwrap();
-        assert_eq!(
-            (
-                c.region.as_str(),
-                c.access_key.as_str(),
-                c.secret_key.as_str()
-            ),
-            ("us-east-1", "ak", "sk")
-        );
-        assert!(c.path_style);
-        assert!(!format!("{c:?}").contains("sk\""));
-        let mut own = base.to_vec();
-        own.extend([
-            ("SEUIL_S3_ACCESS_KEY", "ak2"),
-            ("SEUIL_S3_SECRET_KEY", "sk2"),
-            ("SEUIL_S3_REGION", "eu-west-3"),
-        ]);
-        let c = cfg(&own).unwrap();
-        assert_eq!(
-            (
-                c.region.as_str(),
-                c.access_key.as_str(),
-                c.secret_key.as_str()
-            ),
-            ("eu-west-3", "ak2", "sk2")
-        );
-        let mut aws = base.to_vec();
-        aws[0] = ("SEUIL_S3_ENDPOINT", "https://s3.eu-west-3.amazonaws.com");
-        assert!(!cfg(&aws).unwrap().path_style);
-        aws.push(("SEUIL_S3_PATH_STYLE", "true"));
-        assert!(cfg(&aws).unwrap().path_style);
-        let mut bad = base.to_vec();
-        bad[0] = ("SEUIL_S3_ENDPOINT", "127.0.0.1:9000");
-        assert!(cfg(&bad).is_none());
-        assert!(cfg(&base[..3]).is_none());
-    }
-
-    #[test]
-    fn part_sizes_grow_every_thousand_parts() {
-        assert_eq!(part_size(1), PART_SIZE);
-        assert_eq!(part_size(1000), PART_SIZE);
-        assert_eq!(part_size(1001), 2 * PART_SIZE);
-        assert_eq!(part_size(MAX_PARTS), 10 * PART_SIZE);
-    }
-
-    #[test]
-    fn error_codes_are_read_from_xml() {
-        let xml =
-            "<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>gone</Message></Error>";
-        assert_eq!(xml_tag(xml, "Code"), Some("NoSuchKey"));
-        assert_eq!(xml_tag(xml, "Message"), Some("gone"));
-        assert_eq!(xml_tag("", "Code"), None);
-    }
-
-    #[tokio::test]
-    async fn parts_are_cut_at_the_size() {
-        let chunks: Vec<io::Result<Bytes>> = vec![
-            Ok(Bytes::from_static(b"abc")),
-            Ok(Bytes::from_static(b"defghij")),
-            Ok(Bytes::from_static(b"k")),
-        ];
-        let mut r = PartReader::new(futures_util::stream::iter(chunks).boxed());
-        assert_eq!(&r.next(4).await.unwrap()[..], b"abcd");
-        assert_eq!(&r.next(4).await.unwrap()[..], b"efgh");
-        assert_eq!(&r.next(4).await.unwrap()[..], b"ijk");
-        assert!(r.next(4).await.unwrap().is_empty());
-        assert!(r.next(4).await.unwrap().is_empty());
     }
 }
