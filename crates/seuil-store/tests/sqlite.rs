@@ -139,7 +139,7 @@ async fn reopening_keeps_everything() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 1);
+    assert_eq!(version, 2, "the latest schema version");
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode");
@@ -316,6 +316,50 @@ fn a_newer_schema_is_refused() {
     let err = SqliteStore::open(&path).expect_err("version 99 is from the future");
     assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
     assert!(err.to_string().contains("run a newer seuil"), "{err}");
+}
+
+/// A log written before the subject index moved off the append path (schema version 1) is
+/// indexed by the migration: every leaf stays reachable by subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_a_version_1_log_keeps_every_leaf_reachable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("seuil.db");
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    conn.execute_batch(include_str!("../migrations/sqlite/0001_init.sql"))
+        .expect("version 1 schema");
+    conn.execute_batch("PRAGMA user_version = 1")
+        .expect("set version");
+    for i in 0..10i64 {
+        let subject = if i % 2 == 0 { "alice" } else { "bob" };
+        conn.execute(
+            "INSERT INTO audit_leaves (idx, subject, at, details, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![i, subject, 1_000 + i, vec![i as u8; 8], [i as u8; 32]],
+        )
+        .expect("old leaf");
+    }
+    drop(conn);
+
+    let store = SqliteStore::open(&path).expect("open and migrate");
+    let of = |leaves: Vec<AuditLeaf>| leaves.iter().map(|l| l.index).collect::<Vec<_>>();
+    let alice = store.audit_leaves_of("alice").await.expect("alice");
+    assert_eq!(of(alice), [0, 2, 4, 6, 8]);
+    let new = AuditLeaf {
+        index: 10,
+        subject: "alice".into(),
+        at: 2_000,
+        details: vec![1; 8],
+        leaf_hash: [10; 32],
+    };
+    store
+        .audit_append(10, None, std::slice::from_ref(&new), &[])
+        .await
+        .expect("append after migrating");
+    let alice = store.audit_leaves_of("alice").await.expect("alice");
+    assert_eq!(of(alice), [0, 2, 4, 6, 8, 10]);
+    assert_eq!(
+        of(store.audit_leaves_of("bob").await.expect("bob")),
+        [1, 3, 5, 7, 9]
+    );
 }
 
 /// Throughput on this machine, shaped like `seuil bench vault`'s plain baselines (1 KiB bodies,

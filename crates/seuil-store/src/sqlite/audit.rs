@@ -1,4 +1,8 @@
 //! The audit log: leaves, the stored nodes of the Merkle tree, and signed checkpoints.
+//!
+//! Appends only extend tables in key order, so a batch dirties a handful of pages. The index
+//! from subject to leaves is filled in bulk every [`INDEX_EVERY`] leaves (see migration
+//! 0002), and reads by subject scan the short unindexed tail of the log.
 
 use super::convert::{get_u64, to_i64};
 use crate::{AuditLeaf, Checkpoint, NodeId, Result, StoreError};
@@ -41,10 +45,15 @@ pub(super) fn check_append(
     Ok(())
 }
 
+/// Leaves waiting for the subject index before an append copies them in. Bounds the tail
+/// that a read by subject scans.
+pub(super) const INDEX_EVERY: u64 = 4096;
+
 /// Appends if the log is still `expected_size` long; on a mismatch nothing is written (the
 /// size check comes first, and the writer's savepoint undoes a failure halfway).
 pub(super) fn append(
     c: &Connection,
+    index_every: u64,
     expected_size: u64,
     after: Option<[u8; 32]>,
     leaves: &[AuditLeaf],
@@ -96,6 +105,33 @@ pub(super) fn append(
             ));
         }
     }
+    let size = expected_size + leaves.len() as u64;
+    let upto = indexed_upto(c)?;
+    if size.saturating_sub(upto) >= index_every {
+        index_subjects(c, upto, size)?;
+    }
+    Ok(())
+}
+
+fn indexed_upto(c: &Connection) -> Result<u64> {
+    let upto: i64 = c
+        .prepare_cached("SELECT upto FROM audit_indexed")?
+        .query_row([], |r| r.get(0))?;
+    // The table's CHECK keeps it >= 0.
+    Ok(upto as u64)
+}
+
+/// Copies leaves `from..to` into the subject index, in the index's order so that each page
+/// is written once.
+fn index_subjects(c: &Connection, from: u64, to: u64) -> Result<()> {
+    let (from, to) = (to_i64(from, "audit index")?, to_i64(to, "audit index")?);
+    c.prepare_cached(
+        "INSERT INTO audit_subjects (subject, idx)
+         SELECT subject, idx FROM audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY subject, idx",
+    )?
+    .execute([from, to])?;
+    c.prepare_cached("UPDATE audit_indexed SET upto = ?1")?
+        .execute([to])?;
     Ok(())
 }
 
@@ -124,8 +160,15 @@ pub(super) fn leaves(c: &Connection, from: u64, to: u64) -> Result<Vec<AuditLeaf
 }
 
 pub(super) fn leaves_of(c: &Connection, subject: &str) -> Result<Vec<AuditLeaf>> {
+    // One statement, so the index, its watermark and the tail come from one snapshot.
     let mut stmt = c.prepare_cached(
-        "SELECT idx, subject, at, details, leaf_hash FROM audit_leaves WHERE subject = ?1 ORDER BY idx",
+        "SELECT l.idx, l.subject, l.at, l.details, l.leaf_hash
+           FROM audit_subjects s JOIN audit_leaves l ON l.idx = s.idx
+          WHERE s.subject = ?1
+         UNION ALL
+         SELECT idx, subject, at, details, leaf_hash FROM audit_leaves
+          WHERE idx >= (SELECT upto FROM audit_indexed) AND subject = ?1
+         ORDER BY 1",
     )?;
     Ok(stmt
         .query_map([subject], leaf)?

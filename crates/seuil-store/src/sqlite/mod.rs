@@ -270,8 +270,17 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         audit::check_append(expected_size, leaves, nodes)?;
         let (leaves, nodes) = (leaves.to_vec(), nodes.to_vec());
-        self.write(move |tx| audit::append(tx, expected_size, after, &leaves, &nodes))
-            .await
+        self.write(move |tx| {
+            audit::append(
+                tx,
+                audit::INDEX_EVERY,
+                expected_size,
+                after,
+                &leaves,
+                &nodes,
+            )
+        })
+        .await
     }
 
     async fn audit_size(&self) -> Result<u64> {

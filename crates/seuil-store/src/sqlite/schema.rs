@@ -14,10 +14,16 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Every migration, in order; migration `i` brings the schema to version `i + 1`. To add one,
 /// add `migrations/sqlite/NNNN_name.sql` and a line here; never edit one that has shipped.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        "audit subject index",
+        include_str!("../../migrations/sqlite/0002_audit_subject_index.sql"),
+    ),
+];
 
 /// The schema version this build writes.
 pub(super) fn latest_version() -> i64 {
@@ -51,10 +57,12 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection> {
     // secure_delete: deleted content (a shredded key) is overwritten with zeros, not just
     // unlinked. It is a setting of the connection, and only this connection writes.
     // cache_size: 32 MiB keeps the index pages the writer touches in memory.
+    // temp_store: each job runs in a savepoint, whose undo journal would otherwise be a
+    // temporary file written (and unlinked) on every commit.
     // wal_autocheckpoint: only a backstop; the checkpointer thread does the copying.
     conn.execute_batch(&format!(
         "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA cache_size = -32768;
-         PRAGMA wal_autocheckpoint = {};",
+         PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = {};",
         super::checkpointer::BACKSTOP_PAGES
     ))
     .map_err(|e| open_err(path, &e))?;

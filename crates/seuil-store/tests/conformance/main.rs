@@ -34,6 +34,7 @@ macro_rules! conformance_tests {
                 meta_values,
                 consent_history,
                 audit_append_and_read,
+                audit_leaves_of_a_long_log,
                 audit_size_mismatch_writes_nothing,
                 audit_checkpoints,
                 outbox_lease_retry_done,
