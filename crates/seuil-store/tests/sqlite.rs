@@ -139,7 +139,12 @@ async fn reopening_keeps_everything() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 2, "the latest schema version");
+    assert_eq!(version, 1, "the latest schema version");
+    let audit = rusqlite::Connection::open(SqliteStore::audit_path(&path)).expect("raw open");
+    let version: i64 = audit
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 1, "the audit file's latest schema version");
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode");
@@ -360,6 +365,26 @@ async fn migrating_a_version_1_log_keeps_every_leaf_reachable() {
         of(store.audit_leaves_of("bob").await.expect("bob")),
         [1, 3, 5, 7, 9]
     );
+}
+
+/// Records without their audit log are refused: a new, empty log must never replace one
+/// that audited them.
+#[test]
+fn a_missing_audit_log_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("seuil.db");
+    drop(SqliteStore::open(&path).expect("open"));
+    let log = SqliteStore::audit_path(&path);
+    assert_eq!(log, dir.path().join("seuil-audit.db"));
+    assert!(SqliteStore::files(&path).contains(&log));
+    std::fs::remove_file(&log).expect("remove the log");
+    let err = SqliteStore::open(&path).expect_err("the log is missing");
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("seuil-audit.db is missing"),
+        "{err}"
+    );
+    assert!(!log.exists(), "refusing must not create an empty log");
 }
 
 /// Throughput on this machine, shaped like `seuil bench vault`'s plain baselines (1 KiB bodies,

@@ -222,13 +222,21 @@ async fn restore(config: &Config, from: &Path, ledgers: &[PathBuf]) -> anyhow::R
         seuil_vault::Clock::now(&seuil_vault::SystemClock)
     ));
     std::fs::create_dir_all(&aside)?;
-    for name in ["seuil.db", "seuil.db-wal", "seuil.db-shm", "blobs"] {
-        let path = config.data_dir.join(name);
-        if path.exists() {
+    for path in SqliteStore::files(&live)
+        .into_iter()
+        .chain([config.blob_dir()])
+    {
+        if let Some(name) = path.file_name().filter(|_| path.exists()) {
             std::fs::rename(&path, aside.join(name))?;
         }
     }
     std::fs::copy(&backup_db, &live)?;
+    // A backup made before the log had its own file holds it inside seuil.db; opening the
+    // store moves it.
+    let backup_log = SqliteStore::audit_path(&backup_db);
+    if backup_log.exists() {
+        std::fs::copy(&backup_log, SqliteStore::audit_path(&live))?;
+    }
     if from.join("blobs").exists() {
         copy_tree(&from.join("blobs"), &config.blob_dir())?;
     }

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 /// (leaves are contiguous from 0, which `append` enforces).
 pub(super) fn size(c: &Connection) -> Result<u64> {
     let last: Option<i64> = c
-        .prepare_cached("SELECT max(idx) FROM audit_leaves")?
+        .prepare_cached("SELECT max(idx) FROM audit.audit_leaves")?
         .query_row([], |r| r.get(0))?;
     // Indexes are checked to be >= 0 on the way in (and by the table's CHECK).
     Ok(last.map_or(0, |i| i as u64 + 1))
@@ -68,7 +68,7 @@ pub(super) fn append(
     }
     if let (Some(after), Some(last)) = (after, expected_size.checked_sub(1)) {
         let hash: Option<[u8; 32]> = c
-            .prepare_cached("SELECT leaf_hash FROM audit_leaves WHERE idx = ?1")?
+            .prepare_cached("SELECT leaf_hash FROM audit.audit_leaves WHERE idx = ?1")?
             .query_row([to_i64(last, "audit leaf index")?], |r| r.get(0))
             .optional()?;
         if hash != Some(after) {
@@ -80,7 +80,7 @@ pub(super) fn append(
         }
     }
     let mut insert_leaf = c.prepare_cached(
-        "INSERT INTO audit_leaves (idx, subject, at, details, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO audit.audit_leaves (idx, subject, at, details, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for leaf in leaves {
         let idx = to_i64(leaf.index, "audit leaf index")?;
@@ -93,7 +93,7 @@ pub(super) fn append(
         ])?;
     }
     let mut insert_node = c.prepare_cached(
-        "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3) ON CONFLICT (level, idx) DO NOTHING",
+        "INSERT INTO audit.audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3) ON CONFLICT (level, idx) DO NOTHING",
     )?;
     for (id, hash) in nodes {
         let idx = to_i64(id.index, "audit node index")?;
@@ -115,7 +115,7 @@ pub(super) fn append(
 
 fn indexed_upto(c: &Connection) -> Result<u64> {
     let upto: i64 = c
-        .prepare_cached("SELECT upto FROM audit_indexed")?
+        .prepare_cached("SELECT upto FROM audit.audit_indexed")?
         .query_row([], |r| r.get(0))?;
     // The table's CHECK keeps it >= 0.
     Ok(upto as u64)
@@ -126,11 +126,11 @@ fn indexed_upto(c: &Connection) -> Result<u64> {
 fn index_subjects(c: &Connection, from: u64, to: u64) -> Result<()> {
     let (from, to) = (to_i64(from, "audit index")?, to_i64(to, "audit index")?);
     c.prepare_cached(
-        "INSERT INTO audit_subjects (subject, idx)
-         SELECT subject, idx FROM audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY subject, idx",
+        "INSERT INTO audit.audit_subjects (subject, idx)
+         SELECT subject, idx FROM audit.audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY subject, idx",
     )?
     .execute([from, to])?;
-    c.prepare_cached("UPDATE audit_indexed SET upto = ?1")?
+    c.prepare_cached("UPDATE audit.audit_indexed SET upto = ?1")?
         .execute([to])?;
     Ok(())
 }
@@ -152,7 +152,7 @@ pub(super) fn leaves(c: &Connection, from: u64, to: u64) -> Result<Vec<AuditLeaf
         i64::try_from(to).unwrap_or(i64::MAX),
     );
     let mut stmt = c.prepare_cached(
-        "SELECT idx, subject, at, details, leaf_hash FROM audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+        "SELECT idx, subject, at, details, leaf_hash FROM audit.audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
     )?;
     Ok(stmt
         .query_map([from, to], leaf)?
@@ -163,11 +163,11 @@ pub(super) fn leaves_of(c: &Connection, subject: &str) -> Result<Vec<AuditLeaf>>
     // One statement, so the index, its watermark and the tail come from one snapshot.
     let mut stmt = c.prepare_cached(
         "SELECT l.idx, l.subject, l.at, l.details, l.leaf_hash
-           FROM audit_subjects s JOIN audit_leaves l ON l.idx = s.idx
+           FROM audit.audit_subjects s JOIN audit.audit_leaves l ON l.idx = s.idx
           WHERE s.subject = ?1
          UNION ALL
-         SELECT idx, subject, at, details, leaf_hash FROM audit_leaves
-          WHERE idx >= (SELECT upto FROM audit_indexed) AND subject = ?1
+         SELECT idx, subject, at, details, leaf_hash FROM audit.audit_leaves
+          WHERE idx >= (SELECT upto FROM audit.audit_indexed) AND subject = ?1
          ORDER BY 1",
     )?;
     Ok(stmt
@@ -180,7 +180,7 @@ pub(super) fn leaves_of(c: &Connection, subject: &str) -> Result<Vec<AuditLeaf>>
 pub(super) fn nodes(c: &Connection, ids: &[NodeId]) -> Result<Vec<[u8; 32]>> {
     let tx = c.unchecked_transaction()?;
     let mut stmt =
-        tx.prepare_cached("SELECT hash FROM audit_nodes WHERE level = ?1 AND idx = ?2")?;
+        tx.prepare_cached("SELECT hash FROM audit.audit_nodes WHERE level = ?1 AND idx = ?2")?;
     let mut hashes = Vec::with_capacity(ids.len());
     for id in ids {
         let hash = match i64::try_from(id.index) {
@@ -210,7 +210,7 @@ fn checkpoint(r: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
 pub(super) fn put_checkpoint(c: &Connection, cp: &Checkpoint) -> Result<()> {
     let size = to_i64(cp.size, "checkpoint size")?;
     c.prepare_cached(
-        "INSERT INTO checkpoints (size, root, at, signature) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO audit.checkpoints (size, root, at, signature) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (size) DO NOTHING",
     )?
     .execute(params![size, cp.root, cp.at, cp.signature])?;
@@ -219,7 +219,7 @@ pub(super) fn put_checkpoint(c: &Connection, cp: &Checkpoint) -> Result<()> {
 
 pub(super) fn latest_checkpoint(c: &Connection) -> Result<Option<Checkpoint>> {
     let mut stmt = c.prepare_cached(
-        "SELECT size, root, at, signature FROM checkpoints ORDER BY size DESC LIMIT 1",
+        "SELECT size, root, at, signature FROM audit.checkpoints ORDER BY size DESC LIMIT 1",
     )?;
     Ok(stmt.query_row([], checkpoint).optional()?)
 }
@@ -228,14 +228,15 @@ pub(super) fn checkpoint_at(c: &Connection, size: u64) -> Result<Option<Checkpoi
     let Ok(size) = i64::try_from(size) else {
         return Ok(None);
     };
-    let mut stmt =
-        c.prepare_cached("SELECT size, root, at, signature FROM checkpoints WHERE size = ?1")?;
+    let mut stmt = c.prepare_cached(
+        "SELECT size, root, at, signature FROM audit.checkpoints WHERE size = ?1",
+    )?;
     Ok(stmt.query_row([size], checkpoint).optional()?)
 }
 
 pub(super) fn checkpoints(c: &Connection) -> Result<Vec<Checkpoint>> {
     let mut stmt =
-        c.prepare_cached("SELECT size, root, at, signature FROM checkpoints ORDER BY size")?;
+        c.prepare_cached("SELECT size, root, at, signature FROM audit.checkpoints ORDER BY size")?;
     Ok(stmt
         .query_map([], checkpoint)?
         .collect::<rusqlite::Result<Vec<_>>>()?)

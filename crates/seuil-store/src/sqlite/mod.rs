@@ -1,5 +1,8 @@
 //! The embedded SQLite backend, the default for one process.
 //!
+//! - Two files: records, keys and consents in the database file, and the audit log in a
+//!   companion file beside it ([`SqliteStore::audit_path`]), so that audit appends never
+//!   invalidate what readers have cached of the records.
 //! - Every write goes to one writer thread that commits in groups (`writer`): one fsync is
 //!   shared by every write that arrived meanwhile, and a call returns once its write is on
 //!   disk (`synchronous = FULL`).
@@ -37,7 +40,8 @@ use writer::{After, Writer};
 /// Read connections: enough to keep two to four cores busy; SQLite reads are short.
 const READERS: usize = 4;
 
-/// A [`Store`] in one SQLite file (plus its `-wal` and `-shm` companions).
+/// A [`Store`] in one SQLite file and its audit log's file (plus their `-wal` and `-shm`
+/// companions).
 pub struct SqliteStore {
     path: PathBuf,
     // Field order matters on drop: the readers close before the writer, whose connection is
@@ -85,6 +89,26 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The file holding the audit log of the database at `path`: `seuil.db` → `seuil-audit.db`.
+    pub fn audit_path(path: &Path) -> PathBuf {
+        schema::audit_path(path)
+    }
+
+    /// Every file of the store at `path` that exists, write-ahead logs included: what must be
+    /// moved or copied together.
+    pub fn files(path: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for db in [path.to_path_buf(), schema::audit_path(path)] {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = db.clone().into_os_string();
+                name.push(suffix);
+                files.push(PathBuf::from(name));
+            }
+        }
+        files.retain(|f| f.exists());
+        files
     }
 
     async fn write<T, F>(&self, work: F) -> Result<T>

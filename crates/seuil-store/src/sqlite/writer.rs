@@ -246,7 +246,7 @@ fn same(e: &StoreError) -> StoreError {
 fn truncate_wal(conn: &Connection) -> bool {
     // Columns: busy (1 if a reader or writer kept it from completing), WAL frames, frames
     // checkpointed.
-    let outcome = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+    let outcome = conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |r| {
         r.get::<_, i64>(0)
     });
     match outcome {
