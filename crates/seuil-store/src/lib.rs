@@ -96,8 +96,9 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- audit log --------------------------------------------------------------------
 
-    /// Appends leaves `expected_size..` and the perfect-subtree nodes they complete, atomically
-    /// and durably. Fails with [`StoreError::LogSizeMismatch`] if the log is no longer
+    /// Appends leaves `expected_size..` and the perfect-subtree nodes of level 1 and up that
+    /// they complete, atomically and durably. Level 0 is the leaves' own hashes, kept with the
+    /// leaves; a level-0 node in `nodes` is refused as invalid. Fails with [`StoreError::LogSizeMismatch`] if the log is no longer
     /// `expected_size` long (another writer won), in which case nothing is written.
     ///
     /// With `after`, the append also requires leaf `expected_size - 1` to have that hash, and
@@ -114,7 +115,7 @@ pub trait Store: Send + Sync + 'static {
     /// Leaves with `from <= index < to`, in order.
     async fn audit_leaves(&self, from: u64, to: u64) -> Result<Vec<AuditLeaf>>;
     async fn audit_leaves_of(&self, subject: &str) -> Result<Vec<AuditLeaf>>;
-    /// The hashes of the given stored nodes, in the order asked; fails with
+    /// The hashes of the given nodes, in the order asked (level 0 from the leaves); fails with
     /// [`StoreError::NotFound`] if one is missing.
     async fn audit_nodes(&self, ids: &[NodeId]) -> Result<Vec<[u8; 32]>>;
     /// Storing a checkpoint of a size already stored keeps the first one: a published tree head

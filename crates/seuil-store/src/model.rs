@@ -117,6 +117,23 @@ pub struct NodeId {
     pub index: u64,
 }
 
+impl NodeId {
+    /// Refuses level 0 among the nodes of an append: a level-0 node is its leaf's hash, which
+    /// the store already holds with the leaf and serves from there.
+    pub(crate) fn check_stored(nodes: &[(NodeId, [u8; 32])]) -> crate::Result<()> {
+        match nodes.iter().find(|(id, _)| id.level == 0) {
+            Some((id, _)) => Err(crate::StoreError::invalid(
+                "audit append",
+                format!(
+                    "node (0, {}) is a leaf hash: append it as a leaf, not as a node",
+                    id.index
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A signed tree head.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {

@@ -98,7 +98,7 @@ async fn reopening_keeps_everything() {
                 0,
                 None,
                 &[leaf],
-                &[(NodeId { level: 0, index: 0 }, [7; 32])],
+                &[],
             )
             .await
             .expect("audit");

@@ -141,15 +141,15 @@ impl Frontier {
         self.size
     }
 
-    /// Appends a leaf and returns every perfect node it completes, to be stored: the leaf
-    /// itself at level 0, then each parent up to the largest new subtree.
+    /// Appends a leaf and returns every perfect node of level 1 and up that it completes, to
+    /// be stored (the leaf itself, level 0, is stored as the leaf's hash).
     pub fn append(&mut self, leaf_hash: Hash) -> Vec<(NodeId, Hash)> {
         let mut hash = leaf_hash;
         let mut id = NodeId {
             level: 0,
             index: self.size,
         };
-        let mut completed = vec![(id, hash)];
+        let mut completed = Vec::new();
         // While the new node is a right child, its left sibling is the smallest frontier node.
         while id.index & 1 == 1 {
             let Some(left) = self.nodes.pop() else {
@@ -463,11 +463,19 @@ mod tests {
             .collect()
     }
 
-    /// Builds a log through a frontier and keeps every node it says to store.
+    /// The level-0 node of leaf `index`: its hash, which a store keeps with the leaf.
+    fn leaf_node(index: usize, hash: Hash) -> (NodeId, Hash) {
+        let index = index as u64;
+        (NodeId { level: 0, index }, hash)
+    }
+
+    /// Builds a log through a frontier and keeps, like a store, every leaf hash and every node
+    /// the frontier says to store.
     fn build(d: &[Hash]) -> (Frontier, HashMap<NodeId, Hash>) {
         let mut f = Frontier::new();
         let mut store = HashMap::new();
-        for h in d {
+        for (i, h) in d.iter().enumerate() {
+            store.extend([leaf_node(i, *h)]);
             for (id, node) in f.append(*h) {
                 assert!(store.insert(id, node).is_none(), "node {id:?} stored twice");
             }
@@ -510,19 +518,13 @@ mod tests {
     fn append_reports_completed_nodes() {
         let d = leaves(4);
         let mut f = Frontier::new();
-        assert_eq!(f.append(d[0]), vec![(NodeId { level: 0, index: 0 }, d[0])]);
+        assert!(f.append(d[0]).is_empty(), "a leaf alone completes no node");
         let n01 = node_hash(&d[0], &d[1]);
-        assert_eq!(
-            f.append(d[1]),
-            vec![
-                (NodeId { level: 0, index: 1 }, d[1]),
-                (NodeId { level: 1, index: 0 }, n01)
-            ]
-        );
-        assert_eq!(f.append(d[2]).len(), 1);
+        assert_eq!(f.append(d[1]), vec![(NodeId { level: 1, index: 0 }, n01)]);
+        assert!(f.append(d[2]).is_empty());
         let done = f.append(d[3]);
-        assert_eq!(done.len(), 3);
-        assert_eq!(done[2], (NodeId { level: 2, index: 0 }, mth(&d)));
+        assert_eq!(done.len(), 2);
+        assert_eq!(done[1], (NodeId { level: 2, index: 0 }, mth(&d)));
         assert_eq!(Frontier::node_ids(4), vec![NodeId { level: 2, index: 0 }]);
         assert_eq!(
             Frontier::node_ids(13),
@@ -681,6 +683,7 @@ mod tests {
             let mut store = HashMap::new();
             for (i, h) in d.iter().enumerate() {
                 prop_assert_eq!(f.root(), mth(&d[..i]));
+                store.extend([leaf_node(i, *h)]);
                 store.extend(f.append(*h));
             }
             prop_assert_eq!(f.size(), size as u64);

@@ -257,6 +257,7 @@ where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
+    let cpu0 = exp_cpu();
     let start = Instant::now();
     let mut results = stream::iter(0..n)
         .map(|i| tokio::spawn(op(i)))
@@ -264,7 +265,9 @@ where
     while let Some(joined) = results.next().await {
         joined??;
     }
-    Ok(start.elapsed())
+    let el = start.elapsed();
+    eprintln!("EXP n={n} {:.0}/s cpu {:.1} us/op cores {:.2}", n as f64 / el.as_secs_f64(), (exp_cpu() - cpu0) * 1e6 / n as f64, (exp_cpu() - cpu0) / el.as_secs_f64());
+    Ok(el)
 }
 
 async fn fill_subject(
@@ -366,4 +369,12 @@ async fn grow_log(vault: &Arc<Vault>, subjects: &[String], count: u64) -> anyhow
         }
     }
     Ok(())
+}
+
+fn exp_cpu() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = s.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) / 100.0
 }

@@ -63,6 +63,7 @@ pub(super) async fn append(
     let ats: Vec<i64> = leaves.iter().map(|l| l.at).collect();
     let details: Vec<&[u8]> = leaves.iter().map(|l| l.details.as_slice()).collect();
     let hashes: Vec<&[u8]> = leaves.iter().map(|l| l.leaf_hash.as_slice()).collect();
+    NodeId::check_stored(nodes)?;
     let mut levels = Vec::with_capacity(nodes.len());
     let mut node_idx = Vec::with_capacity(nodes.len());
     for (id, _) in nodes {
@@ -188,8 +189,10 @@ pub(super) async fn nodes(pg: &Pg, ids: &[NodeId]) -> Result<Vec<[u8; 32]>> {
     let idx: Vec<i64> = ids.iter().map(|id| saturating_i64(id.index)).collect();
     let rows = pg
         .rows(
-            "SELECT n.hash FROM UNNEST($1::int2[], $2::int8[]) WITH ORDINALITY AS q(level, idx, ord)
-             LEFT JOIN audit_nodes n ON n.level = q.level AND n.idx = q.idx
+            "SELECT COALESCE(n.hash, l.leaf_hash)
+               FROM UNNEST($1::int2[], $2::int8[]) WITH ORDINALITY AS q(level, idx, ord)
+               LEFT JOIN audit_nodes n ON q.level > 0 AND n.level = q.level AND n.idx = q.idx
+               LEFT JOIN audit_leaves l ON q.level = 0 AND l.idx = q.idx
              ORDER BY q.ord",
             &[&levels, &idx],
             "audit nodes",

@@ -23,7 +23,7 @@ pub(super) fn size(c: &Connection) -> Result<u64> {
 pub(super) fn check_append(
     expected_size: u64,
     leaves: &[AuditLeaf],
-    nodes: &[(crate::NodeId, [u8; 32])],
+    nodes: &[(NodeId, [u8; 32])],
 ) -> Result<()> {
     for (i, leaf) in leaves.iter().enumerate() {
         let want = expected_size.checked_add(i as u64);
@@ -39,6 +39,7 @@ pub(super) fn check_append(
         }
         to_i64(leaf.index, "audit leaf index")?;
     }
+    NodeId::check_stored(nodes)?;
     for (id, _) in nodes {
         to_i64(id.index, "audit node index")?;
     }
@@ -179,12 +180,14 @@ pub(super) fn leaves_of(c: &Connection, subject: &str) -> Result<Vec<AuditLeaf>>
 /// hash comes from the same snapshot.
 pub(super) fn nodes(c: &Connection, ids: &[NodeId]) -> Result<Vec<[u8; 32]>> {
     let tx = c.unchecked_transaction()?;
-    let mut stmt =
+    let mut node =
         tx.prepare_cached("SELECT hash FROM audit.audit_nodes WHERE level = ?1 AND idx = ?2")?;
+    let mut leaf = tx.prepare_cached("SELECT leaf_hash FROM audit.audit_leaves WHERE idx = ?1")?;
     let mut hashes = Vec::with_capacity(ids.len());
     for id in ids {
         let hash = match i64::try_from(id.index) {
-            Ok(idx) => stmt
+            Ok(idx) if id.level == 0 => leaf.query_row([idx], |r| r.get(0)).optional()?,
+            Ok(idx) => node
                 .query_row(params![id.level, idx], |r| r.get(0))
                 .optional()?,
             Err(_) => None,

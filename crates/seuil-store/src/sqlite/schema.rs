@@ -237,7 +237,7 @@ fn move_legacy_audit_log(conn: &mut Connection) -> Result<()> {
              SELECT subject, idx FROM main.audit_leaves ORDER BY subject, idx;
          UPDATE audit.audit_indexed SET upto = (SELECT coalesce(max(idx) + 1, 0) FROM audit.audit_leaves);
          INSERT OR IGNORE INTO audit.audit_nodes (level, idx, hash)
-             SELECT level, idx, hash FROM main.audit_nodes;
+             SELECT level, idx, hash FROM main.audit_nodes WHERE level > 0;
          INSERT OR IGNORE INTO audit.checkpoints (size, root, at, signature)
              SELECT size, root, at, signature FROM main.checkpoints;",
     )?;

@@ -4,7 +4,8 @@
 //! costs an fsync. So every write goes to a single thread, which takes every job already
 //! queued (up to [`MAX_BATCH`]), runs them in ONE `BEGIN IMMEDIATE` transaction, each inside
 //! its own savepoint so that a failing job (a conflict) undoes only itself, commits once, and
-//! only then answers each caller. One fsync is shared by every write that arrived while the
+//! only then answers each caller. A job alone in its batch needs no savepoint (its failure
+//! rolls back the transaction), which saves copying every page it touches. One fsync is shared by every write that arrived while the
 //! previous one was on its way to disk: acknowledged means committed and durable.
 
 use super::checkpointer::Checkpointer;
@@ -32,10 +33,13 @@ pub(super) enum After {
 
 /// A write waiting for the writer, with its result type erased.
 trait Job: Send {
-    /// Runs the job inside its own savepoint of `tx`. An `Err` means the transaction itself
-    /// is lost (SQLite rolled it back after a full disk, or a savepoint could not be
-    /// released), not that the job failed: the job keeps its own result.
-    fn run(&mut self, tx: &Transaction<'_>) -> Result<()>;
+    /// Runs the job inside its own savepoint of `tx`, or directly in `tx` when it is `alone`
+    /// in the batch. An `Err` means the transaction itself is lost (SQLite rolled it back after
+    /// a full disk, or a savepoint could not be released), not that the job failed: the job
+    /// keeps its own result.
+    fn run(&mut self, tx: &Transaction<'_>, alone: bool) -> Result<()>;
+    /// Whether the job ran and failed.
+    fn failed(&self) -> bool;
     /// Answers the caller once the fate of the whole transaction is known.
     fn answer(self: Box<Self>, committed: Result<(), &StoreError>);
     fn after(&self) -> After;
@@ -53,11 +57,13 @@ where
     T: Send,
     F: FnOnce(&Transaction<'_>) -> Result<T> + Send,
 {
-    fn run(&mut self, tx: &Transaction<'_>) -> Result<()> {
+    fn run(&mut self, tx: &Transaction<'_>, alone: bool) -> Result<()> {
         let Some(work) = self.work.take() else {
             return Ok(());
         };
-        tx.prepare_cached("SAVEPOINT job")?.execute([])?;
+        if !alone {
+            tx.prepare_cached("SAVEPOINT job")?.execute([])?;
+        }
         // A panicking job must not take the writer (and every other caller) down with it.
         let result = catch_unwind(AssertUnwindSafe(|| work(tx))).unwrap_or_else(|_| {
             Err(StoreError::Backend {
@@ -65,6 +71,11 @@ where
                 detail: "a write panicked; it was rolled back".into(),
             })
         });
+        if alone {
+            // On failure `commit` rolls the whole transaction back.
+            self.result = Some(result);
+            return Ok(());
+        }
         if let Err(e) = &result {
             // Some errors (a full disk, an I/O error) make SQLite roll back the whole
             // transaction, savepoints included: then the batch is lost.
@@ -78,6 +89,10 @@ where
         self.result = Some(result);
         tx.prepare_cached("RELEASE job")?.execute([])?;
         Ok(())
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.result, Some(Err(_)))
     }
 
     fn answer(self: Box<Self>, committed: Result<(), &StoreError>) {
@@ -205,8 +220,13 @@ fn run(mut conn: Connection, checkpointer: Option<Checkpointer>, queue: Receiver
 /// Runs a batch in one transaction.
 fn commit(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let alone = batch.len() == 1;
     for job in batch.iter_mut() {
-        job.run(&tx)?;
+        job.run(&tx, alone)?;
+    }
+    if alone && batch.iter().any(|job| job.failed()) {
+        // Dropping the transaction rolls the failed job back; it answers with its own error.
+        return Ok(());
     }
     // On failure the transaction rolls back when dropped.
     Ok(tx.commit()?)
@@ -299,6 +319,22 @@ mod tests {
         assert!(a.is_ok() && b.is_ok());
         assert!(matches!(dup, Err(StoreError::Backend { .. })), "{dup:?}");
         assert_eq!(count(&w).await.ok(), Some(2));
+    }
+
+    #[tokio::test]
+    async fn a_job_alone_that_fails_halfway_leaves_nothing() {
+        let w = writer();
+        let half = w
+            .write(After::Nothing, |tx| {
+                tx.execute("INSERT INTO t VALUES ('x')", [])?;
+                tx.execute("INSERT INTO t VALUES ('x')", [])?;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(half, Err(StoreError::Backend { .. })), "{half:?}");
+        assert_eq!(count(&w).await.ok(), Some(0));
+        assert!(w.write(After::Nothing, insert("x")).await.is_ok());
+        assert_eq!(count(&w).await.ok(), Some(1));
     }
 
     #[tokio::test]

@@ -7,11 +7,7 @@ pub async fn audit_append_and_read(store: &DynStore) {
     assert!(store.audit_leaves(0, 10).await.expect("leaves").is_empty());
 
     let first = [leaf(0, "alice"), leaf(1, "bob"), leaf(2, "alice")];
-    let nodes = [
-        (node(0, 0), hash(0, 0)),
-        (node(0, 1), hash(0, 1)),
-        (node(1, 0), hash(1, 0)),
-    ];
+    let nodes = [(node(1, 0), hash(1, 0))];
     store
         .audit_append(0, None, &first, &nodes)
         .await
@@ -53,12 +49,20 @@ pub async fn audit_append_and_read(store: &DynStore) {
             .is_empty()
     );
 
-    // In the order asked, repeats included.
+    // In the order asked, repeats included; level 0 is the leaves' hashes.
     let asked = [node(1, 0), node(0, 1), node(0, 0), node(1, 0)];
     let got = store.audit_nodes(&asked).await.expect("nodes");
-    assert_eq!(got, [hash(1, 0), hash(0, 1), hash(0, 0), hash(1, 0)]);
+    assert_eq!(
+        got,
+        [hash(1, 0), leaf(1, "").leaf_hash, leaf(0, "").leaf_hash, hash(1, 0)]
+    );
     assert!(store.audit_nodes(&[]).await.expect("no nodes").is_empty());
     let missing = store.audit_nodes(&[node(0, 0), node(2, 0)]).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+    let missing = store.audit_nodes(&[node(0, 3)]).await;
     assert!(
         matches!(missing, Err(StoreError::NotFound { .. })),
         "{missing:?}"
@@ -69,12 +73,7 @@ pub async fn audit_append_and_read(store: &DynStore) {
             3,
             None,
             &[leaf(3, "carol")],
-            &[
-                (node(0, 2), hash(0, 2)),
-                (node(0, 3), hash(0, 3)),
-                (node(1, 1), hash(1, 1)),
-                (node(2, 0), hash(2, 0)),
-            ],
+            &[(node(1, 1), hash(1, 1)), (node(2, 0), hash(2, 0))],
         )
         .await
         .expect("append more");
@@ -123,7 +122,7 @@ pub async fn audit_size_mismatch_writes_nothing(store: &DynStore) {
         .expect("append");
 
     let stale = store
-        .audit_append(1, None, &[leaf(1, "bob")], &[(node(0, 1), hash(9, 9))])
+        .audit_append(1, None, &[leaf(1, "bob")], &[(node(1, 0), hash(9, 9))])
         .await;
     assert!(
         matches!(
@@ -158,6 +157,12 @@ pub async fn audit_size_mismatch_writes_nothing(store: &DynStore) {
         matches!(not_written, Err(StoreError::NotFound { .. })),
         "{not_written:?}"
     );
+
+    // Level 0 is the leaves' own hashes, never a separate node.
+    let level0 = store
+        .audit_append(2, None, &[leaf(2, "bob")], &[(node(0, 2), hash(0, 2))])
+        .await;
+    assert!(matches!(level0, Err(StoreError::Invalid { .. })), "{level0:?}");
 
     // Leaves must be numbered from the expected size, in order.
     let gap = store.audit_append(2, None, &[leaf(3, "bob")], &[]).await;
