@@ -94,12 +94,7 @@ async fn reopening_keeps_everything() {
             leaf_hash: [7; 32],
         };
         store
-            .audit_append(
-                0,
-                None,
-                &[leaf],
-                &[],
-            )
+            .audit_append(0, None, &[leaf], &[])
             .await
             .expect("audit");
         let msg = NewOutboxMessage {

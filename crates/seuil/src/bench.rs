@@ -433,4 +433,3 @@ async fn grow_log(vault: &Arc<Vault>, subjects: &[String], count: u64) -> anyhow
     }
     Ok(())
 }
-

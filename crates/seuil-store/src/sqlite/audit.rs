@@ -7,6 +7,7 @@
 use super::convert::{get_u64, to_i64};
 use crate::{AuditLeaf, Checkpoint, NodeId, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::LazyLock;
 
 /// The number of leaves: the last index plus one, read from the end of the rowid b-tree
 /// (leaves are contiguous from 0, which `append` enforces).
@@ -80,19 +81,7 @@ pub(super) fn append(
             });
         }
     }
-    let mut insert_leaf = c.prepare_cached(
-        "INSERT INTO audit.audit_leaves (idx, subject, at, details, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for leaf in leaves {
-        let idx = to_i64(leaf.index, "audit leaf index")?;
-        insert_leaf.execute(params![
-            idx,
-            leaf.subject,
-            leaf.at,
-            leaf.details,
-            leaf.leaf_hash
-        ])?;
-    }
+    insert_leaves(c, leaves)?;
     let mut insert_node = c.prepare_cached(
         "INSERT INTO audit.audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3) ON CONFLICT (level, idx) DO NOTHING",
     )?;
@@ -110,6 +99,42 @@ pub(super) fn append(
     let upto = indexed_upto(c)?;
     if size.saturating_sub(upto) >= index_every {
         index_subjects(c, upto, size)?;
+    }
+    Ok(())
+}
+
+/// Leaves per multi-row INSERT: one statement step instead of [`LEAVES_PER_INSERT`].
+const LEAVES_PER_INSERT: usize = 16;
+
+fn insert_leaves(c: &Connection, leaves: &[AuditLeaf]) -> Result<()> {
+    const ROW: &str = "(?, ?, ?, ?, ?)";
+    const INSERT: &str =
+        "INSERT INTO audit.audit_leaves (idx, subject, at, details, leaf_hash) VALUES ";
+    static MANY: LazyLock<String> =
+        LazyLock::new(|| format!("{INSERT}{}", [ROW; LEAVES_PER_INSERT].join(", ")));
+    let bind = |stmt: &mut rusqlite::Statement<'_>, first: usize, leaf: &AuditLeaf| {
+        let idx = to_i64(leaf.index, "audit leaf index")?;
+        stmt.raw_bind_parameter(first, idx)?;
+        stmt.raw_bind_parameter(first + 1, &leaf.subject)?;
+        stmt.raw_bind_parameter(first + 2, leaf.at)?;
+        stmt.raw_bind_parameter(first + 3, &leaf.details)?;
+        stmt.raw_bind_parameter(first + 4, leaf.leaf_hash)?;
+        Ok::<_, StoreError>(())
+    };
+    let mut chunks = leaves.chunks_exact(LEAVES_PER_INSERT);
+    if chunks.len() > 0 {
+        let mut many = c.prepare_cached(&MANY)?;
+        for chunk in &mut chunks {
+            for (i, leaf) in chunk.iter().enumerate() {
+                bind(&mut many, i * 5 + 1, leaf)?;
+            }
+            many.raw_execute()?;
+        }
+    }
+    let mut one = c.prepare_cached(&format!("{INSERT}{ROW}"))?;
+    for leaf in chunks.remainder() {
+        bind(&mut one, 1, leaf)?;
+        one.raw_execute()?;
     }
     Ok(())
 }

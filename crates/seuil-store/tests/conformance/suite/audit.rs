@@ -54,7 +54,12 @@ pub async fn audit_append_and_read(store: &DynStore) {
     let got = store.audit_nodes(&asked).await.expect("nodes");
     assert_eq!(
         got,
-        [hash(1, 0), leaf(1, "").leaf_hash, leaf(0, "").leaf_hash, hash(1, 0)]
+        [
+            hash(1, 0),
+            leaf(1, "").leaf_hash,
+            leaf(0, "").leaf_hash,
+            hash(1, 0)
+        ]
     );
     assert!(store.audit_nodes(&[]).await.expect("no nodes").is_empty());
     let missing = store.audit_nodes(&[node(0, 0), node(2, 0)]).await;
@@ -162,7 +167,10 @@ pub async fn audit_size_mismatch_writes_nothing(store: &DynStore) {
     let level0 = store
         .audit_append(2, None, &[leaf(2, "bob")], &[(node(0, 2), hash(0, 2))])
         .await;
-    assert!(matches!(level0, Err(StoreError::Invalid { .. })), "{level0:?}");
+    assert!(
+        matches!(level0, Err(StoreError::Invalid { .. })),
+        "{level0:?}"
+    );
 
     // Leaves must be numbered from the expected size, in order.
     let gap = store.audit_append(2, None, &[leaf(3, "bob")], &[]).await;
