@@ -28,6 +28,11 @@ pub enum DecodeError {
     Permissions {
         bits: u8,
     },
+    /// A field holds a value this version does not define.
+    Field {
+        what: &'static str,
+        field: &'static str,
+    },
     /// `not_after` is not after `not_before`.
     EmptyWindow {
         not_before: i64,
@@ -61,6 +66,9 @@ impl fmt::Display for DecodeError {
                 f,
                 "grant permissions {bits:#010b} are invalid: unknown bits, or none of door, garage, fridge"
             ),
+            DecodeError::Field { what, field } => {
+                write!(f, "{what} has an invalid {field}")
+            }
             DecodeError::EmptyWindow {
                 not_before,
                 not_after,
@@ -83,6 +91,8 @@ pub enum VerifyError {
     OtherGrant,
     /// The proof answers another challenge (a replayed response).
     OtherChallenge,
+    /// The attestation's camera is not the one the grant names.
+    OtherCamera,
 }
 
 impl fmt::Display for VerifyError {
@@ -93,7 +103,10 @@ impl fmt::Display for VerifyError {
             }
             VerifyError::OtherGrant => f.write_str("the courier proof is for another grant"),
             VerifyError::OtherChallenge => {
-                f.write_str("the courier proof answers another challenge")
+                f.write_str("the proof answers another challenge than the lock's current one")
+            }
+            VerifyError::OtherCamera => {
+                f.write_str("the attestation is from another camera than the grant names")
             }
         }
     }

@@ -10,20 +10,23 @@
 //! |---|---|---|---|
 //! | [`Grant`] | `G` | [`GRANT_LEN`] (≤ 200) | the issuer (the Seuil server) |
 //! | [`CourierProof`] | `P` | [`PROOF_LEN`] | the courier's per-delivery key |
-//!
-//! Camera segments and attestations join this crate with the camera side of the delivery
-//! issue.
+//! | [`Segment`] header | `S` | [`SEGMENT_LEN`] | the camera's device key |
+//! | [`Attestation`] | `A` | [`ATTESTATION_LEN`] | the camera's device key |
 
 #![no_std]
 
+mod attestation;
 mod codec;
 mod error;
 mod grant;
 mod proof;
+mod segment;
 
+pub use attestation::{ATTESTATION_LEN, Attestation, AttestationInfo, key_hash};
 pub use error::{DecodeError, VerifyError};
 pub use grant::{GRANT_BODY_LEN, GRANT_LEN, Grant, GrantBody, Permissions};
 pub use proof::{CourierProof, PROOF_LEN};
+pub use segment::{SEGMENT_LEN, Segment, SegmentInfo, VisitTag};
 
 /// The format version every message starts with.
 pub const VERSION: u8 = 1;
