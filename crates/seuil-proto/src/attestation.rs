@@ -11,7 +11,7 @@
 
 use crate::codec::{Reader, Writer};
 use crate::{DecodeError, Hash, Signature, VerifyError};
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 
 const KIND: u8 = b'A';
@@ -43,7 +43,7 @@ impl AttestationInfo {
     }
 
     pub fn sign(self, camera: &SigningKey) -> Attestation {
-        let signature = camera.sign(&signed_message(&self.encode())).to_bytes();
+        let signature = crate::signing::sign(camera, CONTEXT, &self.encode());
         Attestation {
             info: self,
             signature,
@@ -94,24 +94,17 @@ impl Attestation {
         if &self.info.challenge != challenge {
             return Err(VerifyError::OtherChallenge);
         }
-        let bad = VerifyError::BadSignature {
-            what: "camera attestation",
-        };
-        let camera = VerifyingKey::from_bytes(camera_key).map_err(|_| bad)?;
-        let signature = ed25519_dalek::Signature::from_bytes(&self.signature);
-        camera
-            .verify_strict(&signed_message(&self.info.encode()), &signature)
-            .map_err(|_| bad)
+        crate::signing::verify(
+            camera_key,
+            CONTEXT,
+            &self.info.encode(),
+            &self.signature,
+            "camera attestation",
+        )
     }
 }
 
 /// The hash a grant carries to name a camera: SHA-256 of its Ed25519 public key.
 pub fn key_hash(camera_key: &[u8; 32]) -> Hash {
     Sha256::digest(camera_key).into()
-}
-
-fn signed_message(body: &[u8; BODY_LEN]) -> [u8; CONTEXT.len() + BODY_LEN] {
-    let mut out = [0u8; CONTEXT.len() + BODY_LEN];
-    Writer::new(&mut out).bytes(CONTEXT).bytes(body);
-    out
 }

@@ -20,7 +20,7 @@
 
 use crate::codec::{Reader, Writer};
 use crate::{DecodeError, Hash, Signature, VerifyError};
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 const KIND: u8 = b'G';
@@ -110,7 +110,7 @@ impl GrantBody {
 
     /// Signs the body with the issuer's key.
     pub fn sign(self, issuer: &SigningKey) -> Grant {
-        let signature = issuer.sign(&signed_message(&self.encode())).to_bytes();
+        let signature = crate::signing::sign(issuer, CONTEXT, &self.encode());
         Grant {
             body: self,
             signature,
@@ -174,22 +174,17 @@ impl Grant {
     /// Checks the issuer's signature. Strict verification: no malleable signatures, no
     /// small-order keys.
     pub fn verify(&self, issuer: &VerifyingKey) -> Result<(), VerifyError> {
-        let bad = VerifyError::BadSignature { what: "grant" };
-        let signature = ed25519_dalek::Signature::from_bytes(&self.signature);
-        issuer
-            .verify_strict(&signed_message(&self.body.encode()), &signature)
-            .map_err(|_| bad)
+        crate::signing::verify(
+            issuer.as_bytes(),
+            CONTEXT,
+            &self.body.encode(),
+            &self.signature,
+            "grant",
+        )
     }
 
     /// SHA-256 of the whole encoded grant, signature included: what a courier proof names.
     pub fn hash(&self) -> Hash {
         Sha256::digest(self.encode()).into()
     }
-}
-
-/// The context string, then the body: `CONTEXT.len() + GRANT_BODY_LEN` bytes.
-fn signed_message(body: &[u8; GRANT_BODY_LEN]) -> [u8; CONTEXT.len() + GRANT_BODY_LEN] {
-    let mut out = [0u8; CONTEXT.len() + GRANT_BODY_LEN];
-    Writer::new(&mut out).bytes(CONTEXT).bytes(body);
-    out
 }

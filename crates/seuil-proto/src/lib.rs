@@ -21,6 +21,7 @@ mod error;
 mod grant;
 mod proof;
 mod segment;
+mod signing;
 
 pub use attestation::{ATTESTATION_LEN, Attestation, AttestationInfo, key_hash};
 pub use error::{DecodeError, VerifyError};

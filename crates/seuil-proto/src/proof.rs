@@ -10,7 +10,7 @@
 
 use crate::codec::{Reader, Writer};
 use crate::{DecodeError, Grant, Hash, Signature, VerifyError};
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 
 const KIND: u8 = b'P';
 const CONTEXT: &[u8] = b"seuil courier proof v1";
@@ -27,9 +27,8 @@ impl CourierProof {
     /// Answers `challenge` for `grant` with the courier's per-delivery key.
     pub fn sign(grant: &Grant, challenge: &[u8; 32], courier: &SigningKey) -> CourierProof {
         let grant_hash = grant.hash();
-        let signature = courier
-            .sign(&signed_message(&grant_hash, challenge))
-            .to_bytes();
+        let signature =
+            crate::signing::sign(courier, CONTEXT, &signed_body(&grant_hash, challenge));
         CourierProof {
             grant_hash,
             challenge: *challenge,
@@ -67,22 +66,19 @@ impl CourierProof {
         if &self.challenge != challenge {
             return Err(VerifyError::OtherChallenge);
         }
-        let bad = VerifyError::BadSignature {
-            what: "courier proof",
-        };
-        let courier = VerifyingKey::from_bytes(&grant.body.courier_key).map_err(|_| bad)?;
-        let signature = ed25519_dalek::Signature::from_bytes(&self.signature);
-        courier
-            .verify_strict(&signed_message(&self.grant_hash, challenge), &signature)
-            .map_err(|_| bad)
+        crate::signing::verify(
+            &grant.body.courier_key,
+            CONTEXT,
+            &signed_body(&self.grant_hash, challenge),
+            &self.signature,
+            "courier proof",
+        )
     }
 }
 
-fn signed_message(grant_hash: &Hash, challenge: &[u8; 32]) -> [u8; CONTEXT.len() + 64] {
-    let mut out = [0u8; CONTEXT.len() + 64];
-    Writer::new(&mut out)
-        .bytes(CONTEXT)
-        .bytes(grant_hash)
-        .bytes(challenge);
+/// What the courier signs after the context: the grant's hash, then the challenge.
+fn signed_body(grant_hash: &Hash, challenge: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    Writer::new(&mut out).bytes(grant_hash).bytes(challenge);
     out
 }

@@ -14,7 +14,7 @@
 
 use crate::codec::{Reader, Writer};
 use crate::{DecodeError, Hash, Signature, VerifyError};
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 const KIND: u8 = b'S';
@@ -73,7 +73,7 @@ impl SegmentInfo {
 
     /// Signs the header with the camera's device key.
     pub fn sign(self, camera: &SigningKey) -> Segment {
-        let signature = camera.sign(&signed_message(&self.encode())).to_bytes();
+        let signature = crate::signing::sign(camera, CONTEXT, &self.encode());
         Segment {
             info: self,
             signature,
@@ -137,22 +137,17 @@ impl Segment {
     }
 
     pub fn verify(&self, camera: &VerifyingKey) -> Result<(), VerifyError> {
-        let signature = ed25519_dalek::Signature::from_bytes(&self.signature);
-        camera
-            .verify_strict(&signed_message(&self.info.encode()), &signature)
-            .map_err(|_| VerifyError::BadSignature {
-                what: "camera segment",
-            })
+        crate::signing::verify(
+            camera.as_bytes(),
+            CONTEXT,
+            &self.info.encode(),
+            &self.signature,
+            "camera segment",
+        )
     }
 
     /// SHA-256 of the whole encoded header: what the next segment's `prev_hash` holds.
     pub fn hash(&self) -> Hash {
         Sha256::digest(self.encode()).into()
     }
-}
-
-fn signed_message(body: &[u8; BODY_LEN]) -> [u8; CONTEXT.len() + BODY_LEN] {
-    let mut out = [0u8; CONTEXT.len() + BODY_LEN];
-    Writer::new(&mut out).bytes(CONTEXT).bytes(body);
-    out
 }
