@@ -103,13 +103,14 @@ pub(super) fn append(
     Ok(())
 }
 
-/// Leaves per multi-row INSERT: one statement step instead of [`LEAVES_PER_INSERT`].
+/// Leaves per multi-row INSERT: one statement step for this many rows instead of one each.
 const LEAVES_PER_INSERT: usize = 16;
 
 fn insert_leaves(c: &Connection, leaves: &[AuditLeaf]) -> Result<()> {
     const ROW: &str = "(?, ?, ?, ?, ?)";
     const INSERT: &str =
         "INSERT INTO audit.audit_leaves (idx, subject, at, details, leaf_hash) VALUES ";
+    static ONE: LazyLock<String> = LazyLock::new(|| format!("{INSERT}{ROW}"));
     static MANY: LazyLock<String> =
         LazyLock::new(|| format!("{INSERT}{}", [ROW; LEAVES_PER_INSERT].join(", ")));
     let bind = |stmt: &mut rusqlite::Statement<'_>, first: usize, leaf: &AuditLeaf| {
@@ -131,7 +132,7 @@ fn insert_leaves(c: &Connection, leaves: &[AuditLeaf]) -> Result<()> {
             many.raw_execute()?;
         }
     }
-    let mut one = c.prepare_cached(&format!("{INSERT}{ROW}"))?;
+    let mut one = c.prepare_cached(&ONE)?;
     for leaf in chunks.remainder() {
         bind(&mut one, 1, leaf)?;
         one.raw_execute()?;
