@@ -31,7 +31,7 @@ use convert::{col, to_u64};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use std::time::Duration;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::{NoTls, Row, Statement};
 
 const BACKEND: &str = "postgres";
 
@@ -154,41 +154,33 @@ impl PgStore {
         self.pool.get().await.map_err(|e| self.pool_err(e))
     }
 
-    /// Runs one statement; returns the number of rows it touched.
-    async fn exec(&self, sql: &str, params: &[Param<'_>], what: &str) -> Result<u64> {
+    /// A pooled connection and `sql` prepared on it (cached per connection).
+    async fn prepared(&self, sql: &str, what: &str) -> Result<(Object, Statement)> {
         let client = self.client().await?;
         let stmt = client
             .prepare_cached(sql)
             .await
             .map_err(|e| self.err(e, what))?;
-        client
-            .execute(&stmt, params)
-            .await
-            .map_err(|e| self.err(e, what))
+        Ok((client, stmt))
+    }
+
+    /// Runs one statement; returns the number of rows it touched.
+    async fn exec(&self, sql: &str, params: &[Param<'_>], what: &str) -> Result<u64> {
+        let (client, stmt) = self.prepared(sql, what).await?;
+        let touched = client.execute(&stmt, params).await;
+        touched.map_err(|e| self.err(e, what))
     }
 
     async fn rows(&self, sql: &str, params: &[Param<'_>], what: &str) -> Result<Vec<Row>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| self.err(e, what))?;
-        client
-            .query(&stmt, params)
-            .await
-            .map_err(|e| self.err(e, what))
+        let (client, stmt) = self.prepared(sql, what).await?;
+        let rows = client.query(&stmt, params).await;
+        rows.map_err(|e| self.err(e, what))
     }
 
     async fn row(&self, sql: &str, params: &[Param<'_>], what: &str) -> Result<Option<Row>> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| self.err(e, what))?;
-        client
-            .query_opt(&stmt, params)
-            .await
-            .map_err(|e| self.err(e, what))
+        let (client, stmt) = self.prepared(sql, what).await?;
+        let row = client.query_opt(&stmt, params).await;
+        row.map_err(|e| self.err(e, what))
     }
 
     async fn count(&self, sql: &str, params: &[Param<'_>], what: &str) -> Result<u64> {
