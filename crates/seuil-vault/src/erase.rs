@@ -72,6 +72,7 @@ impl Vault {
         if let Some(cert) = self.erasure_certificate(subject).await? {
             // An earlier attempt certified but may not have got to the shred: finish it.
             self.store.shred_key(subject, cert.shredded_at).await?;
+            self.key_cache.forget(subject);
             return Ok(cert);
         }
         let key = self.keys().get(subject).await?;
@@ -103,6 +104,7 @@ impl Vault {
             .set_meta(&certificate_meta(subject), &json)
             .await?;
         self.store.shred_key(subject, cert.shredded_at).await?;
+        self.key_cache.forget(subject);
         Ok(cert)
     }
 

@@ -3,6 +3,7 @@
 
 use crate::aead::{self, DataKey, Kek};
 use crate::kek::kek_id;
+use crate::key_cache::KeyCache;
 use crate::{Result, VaultError};
 use seuil_store::{Millis, Store, StoreError, WrappedKey};
 use zeroize::Zeroizing;
@@ -18,6 +19,7 @@ pub(crate) const BLIND_INDEX_KEY: &str = "_system.blind-index";
 pub(crate) struct Keys<'a> {
     pub store: &'a dyn Store,
     pub kek: &'a Kek,
+    pub cache: Option<&'a KeyCache>,
 }
 
 impl Keys<'_> {
@@ -51,12 +53,23 @@ impl Keys<'_> {
         self.unwrap_key(&wrapped)
     }
 
+    /// The data key inside `wrapped`, which must have just been read from the store.
     pub fn unwrap_key(&self, wrapped: &WrappedKey) -> Result<DataKey> {
-        aead::unwrap(self.kek, &wrapped.subject, &wrapped.wrapped).map_err(|_| {
+        if let Some(key) = self
+            .cache
+            .and_then(|c| c.get(&wrapped.subject, &wrapped.wrapped))
+        {
+            return Ok(key);
+        }
+        let key = aead::unwrap(self.kek, &wrapped.subject, &wrapped.wrapped).map_err(|_| {
             VaultError::Integrity {
                 what: format!("the data key of subject {}", wrapped.subject),
             }
-        })
+        })?;
+        if let Some(cache) = self.cache {
+            cache.put(&wrapped.subject, &wrapped.wrapped, &key);
+        }
+        Ok(key)
     }
 
     /// A 32-byte system secret, created on first use.
@@ -106,7 +119,11 @@ pub async fn rotate_kek(
     new: &Kek,
     rng: &mut (impl rand::RngCore + rand::CryptoRng),
 ) -> Result<usize> {
-    let keys = Keys { store, kek: old };
+    let keys = Keys {
+        store,
+        kek: old,
+        cache: None,
+    };
     keys.check_kek(0, rng).await?;
     let new_id = kek_id(new);
     let mut rewrapped = Vec::new();

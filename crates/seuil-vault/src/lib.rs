@@ -18,6 +18,7 @@ mod erase;
 mod error;
 mod export;
 pub mod kek;
+mod key_cache;
 pub mod keys;
 pub mod merkle;
 mod purpose;
@@ -41,6 +42,7 @@ use aead::{DataKey, Kek};
 use audit::Prover;
 use audit_writer::AuditWriter;
 use ed25519_dalek::{SigningKey, VerifyingKey};
+use key_cache::KeyCache;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use seuil_store::{Checkpoint, DynBlobs, DynStore, Millis};
@@ -73,6 +75,7 @@ pub struct Vault {
     store: DynStore,
     blobs: DynBlobs,
     kek: Kek,
+    key_cache: KeyCache,
     clock: Arc<dyn Clock>,
     rng: Mutex<StdRng>,
     purposes: Purposes,
@@ -100,6 +103,7 @@ impl Vault {
         let keys = keys::Keys {
             store: store.as_ref(),
             kek: &kek,
+            cache: None,
         };
         keys.check_kek(now, &mut rng).await?;
         let log_seed = keys
@@ -116,6 +120,7 @@ impl Vault {
             store,
             blobs,
             kek,
+            key_cache: KeyCache::new(),
             clock: config.clock,
             rng: Mutex::new(rng),
             purposes: config.purposes,
@@ -244,6 +249,7 @@ impl Vault {
         keys::Keys {
             store: self.store.as_ref(),
             kek: &self.kek,
+            cache: Some(&self.key_cache),
         }
     }
 

@@ -82,19 +82,7 @@ pub(super) fn append(
         }
     }
     insert_leaves(c, leaves)?;
-    let mut insert_node = c.prepare_cached(
-        "INSERT INTO audit.audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3) ON CONFLICT (level, idx) DO NOTHING",
-    )?;
-    for (id, hash) in nodes {
-        let idx = to_i64(id.index, "audit node index")?;
-        if insert_node.execute(params![id.level, idx, hash])? == 0 {
-            // A node covers leaves that already existed: the caller's tree is not ours.
-            return Err(StoreError::invalid(
-                "audit append",
-                format!("node ({}, {}) is already stored", id.level, id.index),
-            ));
-        }
-    }
+    insert_nodes(c, nodes)?;
     let size = expected_size + leaves.len() as u64;
     let upto = indexed_upto(c)?;
     if size.saturating_sub(upto) >= index_every {
@@ -103,39 +91,87 @@ pub(super) fn append(
     Ok(())
 }
 
-/// Leaves per multi-row INSERT: one statement step for this many rows instead of one each.
-const LEAVES_PER_INSERT: usize = 16;
+/// Rows per multi-row INSERT: one statement step for this many rows instead of one each.
+const ROWS_PER_INSERT: usize = 16;
+
+/// A statement for one row and one for [`ROWS_PER_INSERT`] rows, each built once.
+type Statements = (&'static LazyLock<String>, &'static LazyLock<String>);
+
+/// `{insert}{row}` and `{insert}{row}, {row}, ...`, as [`Statements`].
+macro_rules! insert_statements {
+    ($insert:expr, $row:expr) => {{
+        static ONE: LazyLock<String> = LazyLock::new(|| format!("{}{}", $insert, $row));
+        static MANY: LazyLock<String> =
+            LazyLock::new(|| format!("{}{}", $insert, [$row; ROWS_PER_INSERT].join(", ")));
+        (&ONE, &MANY)
+    }};
+}
+
+/// Inserts `items` in statements of [`ROWS_PER_INSERT`] rows of `columns` columns each,
+/// binding an item's columns with `bind(stmt, first, item)`. Returns the rows inserted.
+fn insert_rows<T>(
+    c: &Connection,
+    (one, many): Statements,
+    columns: usize,
+    items: &[T],
+    bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &T) -> Result<()>,
+) -> Result<usize> {
+    let mut inserted = 0;
+    let mut chunks = items.chunks_exact(ROWS_PER_INSERT);
+    if chunks.len() > 0 {
+        let mut stmt = c.prepare_cached(many)?;
+        for chunk in &mut chunks {
+            for (i, item) in chunk.iter().enumerate() {
+                bind(&mut stmt, i * columns + 1, item)?;
+            }
+            inserted += stmt.raw_execute()?;
+        }
+    }
+    let mut stmt = c.prepare_cached(one)?;
+    for item in chunks.remainder() {
+        bind(&mut stmt, 1, item)?;
+        inserted += stmt.raw_execute()?;
+    }
+    Ok(inserted)
+}
 
 fn insert_leaves(c: &Connection, leaves: &[AuditLeaf]) -> Result<()> {
     const ROW: &str = "(?, ?, ?, ?, ?)";
     const INSERT: &str =
         "INSERT INTO audit.audit_leaves (idx, subject, at, details, leaf_hash) VALUES ";
-    static ONE: LazyLock<String> = LazyLock::new(|| format!("{INSERT}{ROW}"));
-    static MANY: LazyLock<String> =
-        LazyLock::new(|| format!("{INSERT}{}", [ROW; LEAVES_PER_INSERT].join(", ")));
     let bind = |stmt: &mut rusqlite::Statement<'_>, first: usize, leaf: &AuditLeaf| {
-        let idx = to_i64(leaf.index, "audit leaf index")?;
-        stmt.raw_bind_parameter(first, idx)?;
+        stmt.raw_bind_parameter(first, to_i64(leaf.index, "audit leaf index")?)?;
         stmt.raw_bind_parameter(first + 1, &leaf.subject)?;
         stmt.raw_bind_parameter(first + 2, leaf.at)?;
         stmt.raw_bind_parameter(first + 3, &leaf.details)?;
         stmt.raw_bind_parameter(first + 4, leaf.leaf_hash)?;
-        Ok::<_, StoreError>(())
+        Ok(())
     };
-    let mut chunks = leaves.chunks_exact(LEAVES_PER_INSERT);
-    if chunks.len() > 0 {
-        let mut many = c.prepare_cached(&MANY)?;
-        for chunk in &mut chunks {
-            for (i, leaf) in chunk.iter().enumerate() {
-                bind(&mut many, i * 5 + 1, leaf)?;
-            }
-            many.raw_execute()?;
-        }
-    }
-    let mut one = c.prepare_cached(&ONE)?;
-    for leaf in chunks.remainder() {
-        bind(&mut one, 1, leaf)?;
-        one.raw_execute()?;
+    insert_rows(c, insert_statements!(INSERT, ROW), 5, leaves, bind)?;
+    Ok(())
+}
+
+fn insert_nodes(c: &Connection, nodes: &[(NodeId, [u8; 32])]) -> Result<()> {
+    const ROW: &str = "(?, ?, ?)";
+    // `OR IGNORE`: a clash is counted below instead of failing the statement halfway.
+    const INSERT: &str = "INSERT OR IGNORE INTO audit.audit_nodes (level, idx, hash) VALUES ";
+    let bind = |stmt: &mut rusqlite::Statement<'_>, first: usize, node: &(NodeId, [u8; 32])| {
+        stmt.raw_bind_parameter(first, node.0.level)?;
+        stmt.raw_bind_parameter(first + 1, to_i64(node.0.index, "audit node index")?)?;
+        stmt.raw_bind_parameter(first + 2, node.1)?;
+        Ok(())
+    };
+    let inserted = insert_rows(c, insert_statements!(INSERT, ROW), 3, nodes, bind)?;
+    if inserted != nodes.len() {
+        // A node covers leaves that already existed: the caller's tree is not ours.
+        return Err(StoreError::invalid(
+            "audit append",
+            format!(
+                "{} of {} nodes are already stored",
+                nodes.len() - inserted,
+                nodes.len()
+            ),
+        ));
     }
     Ok(())
 }
