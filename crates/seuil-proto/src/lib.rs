@@ -12,6 +12,7 @@
 //! | [`CourierProof`] | `P` | [`PROOF_LEN`] | the courier's per-delivery key |
 //! | [`Segment`] header | `S` | [`SEGMENT_LEN`] | the camera's device key |
 //! | [`Attestation`] | `A` | [`ATTESTATION_LEN`] | the camera's device key |
+//! | [`LockSync`] | `T` | [`SYNC_LEN`] | the issuer |
 
 #![no_std]
 
@@ -22,12 +23,14 @@ mod grant;
 mod proof;
 mod segment;
 mod signing;
+mod sync;
 
 pub use attestation::{ATTESTATION_LEN, Attestation, AttestationInfo, key_hash};
 pub use error::{DecodeError, VerifyError};
 pub use grant::{GRANT_BODY_LEN, GRANT_LEN, Grant, GrantBody, Permissions};
 pub use proof::{CourierProof, PROOF_LEN};
 pub use segment::{SEGMENT_LEN, Segment, SegmentInfo, VisitTag};
+pub use sync::{LockSync, SYNC_LEN, SyncInfo};
 
 /// The format version every message starts with.
 pub const VERSION: u8 = 1;
