@@ -212,3 +212,5 @@ impl Fields<'_> {
         u32::from_be_bytes(self.array())
     }
 }
+
+const _: () = assert!(STATE_LEN == 172, "the README states the size; change both");
