@@ -1,1 +1,3 @@
-//! seuil-delivery: see ARCHITECTURE.md. This crate is an empty library until its issue is taken up.
+//! In-home delivery: the domain of grants, visits and the footage that proves them.
+
+pub mod footage;

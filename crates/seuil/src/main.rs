@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod config;
+mod eval;
 mod runtime;
 mod serve;
 
@@ -41,6 +42,9 @@ enum Command {
     /// Measure performance against baselines taken in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Run Seuil's analyses on files of your own.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +67,7 @@ fn main() -> std::process::ExitCode {
             Command::Demo(args) => serve::serve(config, args, true).await,
             Command::Admin(cmd) => admin::run(config, cmd).await,
             Command::Bench(cmd) => bench::run(cmd).await,
+            Command::Eval(cmd) => eval::run(cmd).await,
         }
     });
     match result {

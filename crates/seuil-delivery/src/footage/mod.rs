@@ -1,0 +1,53 @@
+//! Footage analysis: decode a camera's H.264 and find where it was tampered with.
+//!
+//! [`analyze_mp4`] decodes a clip ([`decode`]), measures each picture ([`features`]) and
+//! finds freezes, covers, replays and a moved camera in the measures ([`detect`]). Analysis
+//! only reads footage to protect the customer who owns it; nothing here keeps, learns from or
+//! sends what it sees.
+
+pub mod decode;
+pub mod detect;
+pub mod features;
+pub mod mp4;
+
+pub use decode::{DecodeError, Luma, Picture};
+pub use detect::{Event, Kind};
+
+/// What a clip's analysis found.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Report {
+    pub events: Vec<Event>,
+    pub frames: usize,
+    pub seconds: f64,
+}
+
+/// Collects measures picture by picture, then finds the events in them.
+#[derive(Default)]
+pub struct Analyzer {
+    extractor: features::Extractor,
+    frames: Vec<features::Features>,
+    keyframes: Vec<bool>,
+}
+
+impl Analyzer {
+    pub fn push(&mut self, picture: &Picture<'_>) {
+        self.frames
+            .push(self.extractor.next(picture.t, &picture.luma));
+        self.keyframes.push(picture.keyframe);
+    }
+
+    pub fn finish(self, seconds: f64) -> Report {
+        Report {
+            events: detect::detect(&self.frames, &self.keyframes),
+            frames: self.frames.len(),
+            seconds: (seconds * 100.0).round() / 100.0,
+        }
+    }
+}
+
+/// Decodes and analyses a whole MP4 clip held in memory.
+pub fn analyze_mp4(data: &[u8]) -> Result<Report, DecodeError> {
+    let mut analyzer = Analyzer::default();
+    let decoded = decode::decode_mp4(data, |p| analyzer.push(p))?;
+    Ok(analyzer.finish(decoded.seconds))
+}
