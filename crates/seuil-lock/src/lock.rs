@@ -240,7 +240,7 @@ impl Lock {
             let camera = self.config.camera.ok_or(Refusal::NoCamera)?;
             Attestation::decode(bytes)
                 .map_err(Refusal::Malformed)?
-                .verify(camera.as_bytes(), &b.camera_key_hash, &challenge)
+                .verify(&camera, &b.camera_key_hash, &challenge)
                 .map_err(Refusal::BadAttestation)?;
         }
         Ok((grant, b.issuer_key_id))

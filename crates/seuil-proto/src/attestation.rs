@@ -11,7 +11,7 @@
 
 use crate::codec::{Reader, Writer};
 use crate::{DecodeError, Hash, Signature, VerifyError};
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 const KIND: u8 = b'A';
@@ -84,11 +84,11 @@ impl Attestation {
     /// public key hashes to `camera_key_hash` (as a grant names it).
     pub fn verify(
         &self,
-        camera_key: &[u8; 32],
+        camera_key: &VerifyingKey,
         camera_key_hash: &Hash,
         challenge: &[u8; 32],
     ) -> Result<(), VerifyError> {
-        if &key_hash(camera_key) != camera_key_hash {
+        if &key_hash(camera_key.as_bytes()) != camera_key_hash {
             return Err(VerifyError::OtherCamera);
         }
         if &self.info.challenge != challenge {

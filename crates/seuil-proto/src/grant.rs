@@ -175,7 +175,7 @@ impl Grant {
     /// small-order keys.
     pub fn verify(&self, issuer: &VerifyingKey) -> Result<(), VerifyError> {
         crate::signing::verify(
-            issuer.as_bytes(),
+            issuer,
             CONTEXT,
             &self.body.encode(),
             &self.signature,

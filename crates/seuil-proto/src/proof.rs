@@ -66,7 +66,7 @@ impl CourierProof {
         if &self.challenge != challenge {
             return Err(VerifyError::OtherChallenge);
         }
-        crate::signing::verify(
+        crate::signing::verify_raw(
             &grant.body.courier_key,
             CONTEXT,
             &signed_body(&self.grant_hash, challenge),

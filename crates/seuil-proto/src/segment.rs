@@ -138,7 +138,7 @@ impl Segment {
 
     pub fn verify(&self, camera: &VerifyingKey) -> Result<(), VerifyError> {
         crate::signing::verify(
-            camera.as_bytes(),
+            camera,
             CONTEXT,
             &self.info.encode(),
             &self.signature,

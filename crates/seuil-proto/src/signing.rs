@@ -21,17 +21,29 @@ pub(crate) fn sign(key: &SigningKey, context: &[u8], body: &[u8]) -> Signature {
     with_message(context, body, |m| key.sign(m).to_bytes())
 }
 
-/// Strict verification: no malleable signatures, no small-order keys. `key` is the raw public
-/// key as a message carries it; one that is not a valid point fails like a bad signature.
+/// Strict verification: no malleable signatures, no small-order keys.
 pub(crate) fn verify(
+    key: &VerifyingKey,
+    context: &[u8],
+    body: &[u8],
+    signature: &Signature,
+    what: &'static str,
+) -> Result<(), VerifyError> {
+    let signature = ed25519_dalek::Signature::from_bytes(signature);
+    with_message(context, body, |m| key.verify_strict(m, &signature))
+        .map_err(|_| VerifyError::BadSignature { what })
+}
+
+/// [`verify`] with the raw public key a message carries; one that is not a valid point fails
+/// like a bad signature. Decompressing the key costs about as much as a third of a
+/// verification, so keys known ahead are passed decompressed to [`verify`] instead.
+pub(crate) fn verify_raw(
     key: &[u8; 32],
     context: &[u8],
     body: &[u8],
     signature: &Signature,
     what: &'static str,
 ) -> Result<(), VerifyError> {
-    let bad = VerifyError::BadSignature { what };
-    let key = VerifyingKey::from_bytes(key).map_err(|_| bad)?;
-    let signature = ed25519_dalek::Signature::from_bytes(signature);
-    with_message(context, body, |m| key.verify_strict(m, &signature)).map_err(|_| bad)
+    let key = VerifyingKey::from_bytes(key).map_err(|_| VerifyError::BadSignature { what })?;
+    verify(&key, context, body, signature, what)
 }

@@ -81,7 +81,7 @@ impl LockSync {
     /// Checks the issuer's signature (strict, like every message here).
     pub fn verify(&self, issuer: &VerifyingKey) -> Result<(), VerifyError> {
         crate::signing::verify(
-            issuer.as_bytes(),
+            issuer,
             CONTEXT,
             &self.info.encode(),
             &self.signature,

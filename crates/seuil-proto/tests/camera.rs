@@ -83,19 +83,20 @@ fn an_attestation_answers_one_challenge_from_the_named_camera() {
     assert_eq!(bytes.len(), ATTESTATION_LEN);
     let back = Attestation::decode(&bytes).expect("decode");
     assert_eq!(back, att);
-    back.verify(&key, &key_hash(&key), &[5; 32])
+    let vk = cam.verifying_key();
+    back.verify(&vk, &key_hash(&key), &[5; 32])
         .expect("valid attestation");
     assert_eq!(
-        back.verify(&key, &key_hash(&key), &[6; 32]),
+        back.verify(&vk, &key_hash(&key), &[6; 32]),
         Err(VerifyError::OtherChallenge)
     );
-    let other = SigningKey::from_bytes(&[8; 32]).verifying_key().to_bytes();
+    let other = SigningKey::from_bytes(&[8; 32]).verifying_key();
     assert_eq!(
         back.verify(&other, &key_hash(&key), &[5; 32]),
         Err(VerifyError::OtherCamera)
     );
     assert_eq!(
-        back.verify(&other, &key_hash(&other), &[5; 32]),
+        back.verify(&other, &key_hash(other.as_bytes()), &[5; 32]),
         Err(VerifyError::BadSignature {
             what: "camera attestation"
         })

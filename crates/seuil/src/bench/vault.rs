@@ -1,7 +1,8 @@
-//! `seuil bench`: figures measured against baselines taken in the same run, on this machine.
+//! `seuil bench vault`: the privacy kernel on SQLite against plain SQLite in the same run.
 
+use super::{process_cpu, progress, round2};
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Args;
 use futures_util::{StreamExt, stream};
 use rand::{Rng, RngCore, SeedableRng, seq::SliceRandom};
 use seuil_store::{DynStore, IndexFields, LocalBlobs, NewRecord, SqliteStore};
@@ -9,13 +10,6 @@ use seuil_vault::{Actor, AuditEvent, FileKek, Outcome, Vault, VaultConfig, Write
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// The privacy kernel on SQLite: audited opens and seals against plain store reads and
-    /// writes, erasure time against data size, and inclusion proofs from a large log.
-    Vault(VaultArgs),
-}
 
 #[derive(Args)]
 pub struct VaultArgs {
@@ -41,12 +35,6 @@ pub struct VaultArgs {
     dir: Option<PathBuf>,
 }
 
-pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
-    match cmd {
-        BenchCommand::Vault(args) => vault(args).await,
-    }
-}
-
 struct Figures {
     opens_per_s: f64,
     open_ratio: f64,
@@ -63,7 +51,7 @@ struct Figures {
     log_size: u64,
 }
 
-async fn vault(args: VaultArgs) -> anyhow::Result<()> {
+pub async fn run(args: VaultArgs) -> anyhow::Result<()> {
     let dir = args.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("seuil-bench-{}", rand::thread_rng().r#gen::<u64>()))
     });
@@ -112,14 +100,6 @@ async fn vault(args: VaultArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-fn progress(msg: &str) {
-    eprintln!("bench: {msg}");
 }
 
 async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figures> {
@@ -324,19 +304,6 @@ where
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
     Ok(Timing { wall, cpu })
-}
-
-/// User and system CPU time of this process so far, from `/proc/self/stat` (Linux only).
-fn process_cpu() -> Option<Duration> {
-    // Linux reports these in USER_HZ ticks, which is 100 per second on every architecture.
-    const TICKS_PER_S: u64 = 100;
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis,
-    // where utime and stime are the 12th and 13th.
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 1000 / TICKS_PER_S))
 }
 
 async fn fill_subject(

@@ -1,0 +1,202 @@
+//! `seuil bench delivery`: what a lock spends deciding an unlock, and what footage analysis
+//! costs on top of decoding the same clip.
+
+use super::{progress, round2, thread_cpu};
+use anyhow::Context;
+use clap::Args;
+use ed25519_dalek::SigningKey;
+use seuil_delivery::footage::{Analyzer, decode};
+use seuil_lock::{Lock, LockConfig, LockState, Outcome};
+use seuil_proto::{AttestationInfo, CourierProof, GrantBody, Permissions, key_hash};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Args)]
+pub struct DeliveryArgs {
+    /// Print exactly one JSON object with the figures (null for one not measured yet).
+    #[arg(long)]
+    json: bool,
+    /// A camera clip (MP4 with H.264) for the footage figures.
+    #[arg(
+        long,
+        default_value = "../shared/data/video/one-by-one-person-detection.mp4"
+    )]
+    video: PathBuf,
+    /// Unlock attempts to time.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
+    unlocks: u32,
+    /// Rounds of decoding and of analysis, alternating; each keeps its best.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
+}
+
+pub async fn run(args: DeliveryArgs) -> anyhow::Result<()> {
+    let unlocks = args.unlocks;
+    progress(&format!("timing {unlocks} unlock attempts"));
+    let unlock_us = tokio::task::spawn_blocking(move || unlock_verify_us(unlocks, false)).await??;
+    let with_camera_us =
+        tokio::task::spawn_blocking(move || unlock_verify_us(unlocks, true)).await??;
+    let data = tokio::fs::read(&args.video).await.with_context(|| {
+        format!(
+            "cannot read the clip {} (pass another with --video)",
+            args.video.display()
+        )
+    })?;
+    let rounds = args.rounds;
+    let footage = tokio::task::spawn_blocking(move || footage(&data, rounds)).await??;
+    let x_realtime = footage.seconds / footage.analysis.as_secs_f64();
+    let ratio = footage.analysis.as_secs_f64() / footage.decode.as_secs_f64();
+    if args.json {
+        let object = serde_json::json!({
+            "unlock_verify_us": round2(unlock_us),
+            "segments_per_s": null,
+            "analysis_x_realtime_per_core": round2(x_realtime),
+            "analysis_to_decode_ratio": round2(ratio),
+            "alarm_p99_s": null,
+        });
+        println!("{object}");
+        return Ok(());
+    }
+    println!("seuil bench delivery");
+    println!(
+        "  unlock verification   {unlock_us:>8.1} us per attempt: grant and courier proof (target < 100 us)"
+    );
+    println!(
+        "                        {with_camera_us:>8.1} us with a camera attestation too (a third signature)"
+    );
+    println!(
+        "  footage analysis      {x_realtime:>8.1}x real time on one core, {:.2}x pure decoding of the same clip (targets >= 20x, <= 1.5x)",
+        ratio
+    );
+    println!(
+        "                        {} pictures, {:.1} s of {}x{} footage; decoding {:.2} s, decoding and analysis {:.2} s of CPU (best of {})",
+        footage.frames,
+        footage.seconds,
+        footage.width,
+        footage.height,
+        footage.decode.as_secs_f64(),
+        footage.analysis.as_secs_f64(),
+        args.rounds
+    );
+    println!("  segment ingestion     not measured yet: camera ingestion is not built");
+    println!("  alarm latency         not measured yet: alarms are not built");
+    Ok(())
+}
+
+/// Mean time of `Lock::try_unlock` for attempts that open, each with its own grant, fresh
+/// challenge, courier proof and, if `with_camera`, camera attestation (made outside the timing:
+/// the phone and the camera make them, not the lock).
+fn unlock_verify_us(attempts: u32, with_camera: bool) -> anyhow::Result<f64> {
+    let issuer = SigningKey::from_bytes(&[1; 32]);
+    let camera = SigningKey::from_bytes(&[2; 32]);
+    let courier = SigningKey::from_bytes(&[3; 32]);
+    let lock_id = [7; 16];
+    let config = LockConfig::new(lock_id, [9; 32])
+        .with_issuer(*b"bench-is", issuer.verifying_key().as_bytes())?
+        .with_camera(camera.verifying_key().as_bytes())?;
+    let mut lock = Lock::new(config, LockState::default());
+    let now = 1_800_000_000_000;
+    let mut total = Duration::ZERO;
+    for sequence in 0..u64::from(attempts) {
+        let grant = GrantBody {
+            lock_id,
+            grant_id: [0; 16],
+            courier_key: courier.verifying_key().to_bytes(),
+            not_before: now - 60_000,
+            not_after: now + 60_000,
+            epoch: 0,
+            sequence,
+            permissions: if with_camera {
+                Permissions::DOOR | Permissions::CAMERA_PROOF_REQUIRED
+            } else {
+                Permissions::DOOR
+            },
+            camera_key_hash: key_hash(camera.verifying_key().as_bytes()),
+            issuer_key_id: *b"bench-is",
+        }
+        .sign(&issuer);
+        let challenge = lock.challenge(now);
+        let proof = CourierProof::sign(&grant, &challenge, &courier).encode();
+        let attestation = AttestationInfo {
+            camera_id: [4; 16],
+            challenge,
+            at: now,
+            newest_counter: sequence,
+            newest_hash: [5; 32],
+        }
+        .sign(&camera)
+        .encode();
+        let grant = grant.encode();
+        let start = Instant::now();
+        let outcome = lock.try_unlock(&grant, &proof, with_camera.then_some(&attestation[..]), now);
+        total += start.elapsed();
+        anyhow::ensure!(
+            matches!(outcome, Outcome::Unlocked { .. }),
+            "an honest unlock was refused: {outcome:?}"
+        );
+        lock.relock(now);
+    }
+    Ok(total.as_secs_f64() * 1e6 / f64::from(attempts))
+}
+
+struct FootageFigures {
+    frames: usize,
+    seconds: f64,
+    width: usize,
+    height: usize,
+    /// CPU time of the best decoding-only pass and of the best decoding-and-analysis pass.
+    decode: Duration,
+    analysis: Duration,
+}
+
+/// Decodes the clip alone and with analysis, alternating, on this one thread.
+fn footage(data: &[u8], rounds: u32) -> anyhow::Result<FootageFigures> {
+    let mut best_decode: Option<Duration> = None;
+    let mut best_analysis: Option<Duration> = None;
+    let (mut frames, mut seconds, mut size) = (0, 0.0, (0, 0));
+    for round in 1..=rounds {
+        progress(&format!(
+            "round {round}/{rounds}: decoding the clip, then decoding and analysing it"
+        ));
+        let before = thread_cpu().context("no CPU clock for this thread (Linux only)")?;
+        let mut checksum = 0u64;
+        let decoded = decode::decode_mp4(data, |p| {
+            // Touch the picture as analysis would, so neither pass skips work.
+            checksum = checksum.wrapping_add(u64::from(p.luma.data[p.luma.data.len() / 2]));
+            size = (p.luma.width, p.luma.height);
+        })?;
+        std::hint::black_box(checksum);
+        let decode = thread_cpu().context("no CPU clock")? - before;
+
+        let before = thread_cpu().context("no CPU clock")?;
+        let mut analyzer = Analyzer::default();
+        let decoded_too = decode::decode_mp4(data, |p| analyzer.push(p))?;
+        let report = analyzer.finish(decoded_too.seconds);
+        let analysis = thread_cpu().context("no CPU clock")? - before;
+        anyhow::ensure!(
+            report.frames == decoded.frames,
+            "analysis saw {} pictures, decoding {}",
+            report.frames,
+            decoded.frames
+        );
+        (frames, seconds) = (decoded.frames, decoded.seconds);
+        best_decode = Some(best_decode.map_or(decode, |b| b.min(decode)));
+        best_analysis = Some(best_analysis.map_or(analysis, |b| b.min(analysis)));
+    }
+    let (decode, analysis) = (
+        best_decode.context("no round ran")?,
+        best_analysis.context("no round ran")?,
+    );
+    anyhow::ensure!(
+        !decode.is_zero() && !analysis.is_zero(),
+        "the clip is too short to time; pass a longer one with --video"
+    );
+    Ok(FootageFigures {
+        frames,
+        seconds,
+        width: size.0,
+        height: size.1,
+        decode,
+        analysis,
+    })
+}
