@@ -124,6 +124,9 @@ fn every_command_has_help() {
         vec!["admin", "restore", "--help"],
         vec!["bench", "--help"],
         vec!["bench", "vault", "--help"],
+        vec!["bench", "delivery", "--help"],
+        vec!["eval", "--help"],
+        vec!["eval", "tamper", "--help"],
     ] {
         let out = seuil().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
