@@ -1,3 +1,5 @@
-//! In-home delivery: the domain of grants, visits and the footage that proves them.
+//! In-home delivery: the footage that proves a visit, from the camera's signed segments to the
+//! analysis that finds tampering. Knows nothing of HTTP.
 
+pub mod camera;
 pub mod footage;

@@ -25,6 +25,18 @@ pub struct DeliveryArgs {
     /// Unlock attempts to time.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     unlocks: u32,
+    /// Camera streams sending segments at once, for the ingestion figure.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    streams: u32,
+    /// Segments each stream sends.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    segments: u32,
+    /// Bytes of footage in each segment (about a second of 768x432 H.264).
+    #[arg(long, default_value_t = 100 * 1024)]
+    segment_bytes: usize,
+    /// Work in this folder instead of a temporary one (it is removed afterwards either way).
+    #[arg(long)]
+    dir: Option<PathBuf>,
     /// Rounds of decoding and of analysis, alternating; each keeps its best.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
@@ -36,6 +48,18 @@ pub async fn run(args: DeliveryArgs) -> anyhow::Result<()> {
     let unlock_us = tokio::task::spawn_blocking(move || unlock_verify_us(unlocks, false)).await??;
     let with_camera_us =
         tokio::task::spawn_blocking(move || unlock_verify_us(unlocks, true)).await??;
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("seuil-bench-delivery-{}", std::process::id()))
+    });
+    progress(&format!(
+        "ingesting {} segments of {} KiB from each of {} cameras",
+        args.segments,
+        args.segment_bytes / 1024,
+        args.streams
+    ));
+    let ingestion = ingestion(&dir, args.streams, args.segments, args.segment_bytes).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let segments_per_s = ingestion?;
     let data = tokio::fs::read(&args.video).await.with_context(|| {
         format!(
             "cannot read the clip {} (pass another with --video)",
@@ -49,7 +73,7 @@ pub async fn run(args: DeliveryArgs) -> anyhow::Result<()> {
     if args.json {
         let object = serde_json::json!({
             "unlock_verify_us": round2(unlock_us),
-            "segments_per_s": null,
+            "segments_per_s": segments_per_s.round() as u64,
             "analysis_x_realtime_per_core": round2(x_realtime),
             "analysis_to_decode_ratio": round2(ratio),
             "alarm_p99_s": null,
@@ -78,7 +102,11 @@ pub async fn run(args: DeliveryArgs) -> anyhow::Result<()> {
         footage.analysis.as_secs_f64(),
         args.rounds
     );
-    println!("  segment ingestion     not measured yet: camera ingestion is not built");
+    println!(
+        "  segment ingestion     {segments_per_s:>8.0} segments/s of {} KiB from {} cameras at once: verify, seal, store (target >= 200/s)",
+        args.segment_bytes / 1024,
+        args.streams
+    );
     println!("  alarm latency         not measured yet: alarms are not built");
     Ok(())
 }
@@ -137,6 +165,99 @@ fn unlock_verify_us(attempts: u32, with_camera: bool) -> anyhow::Result<f64> {
         lock.relock(now);
     }
     Ok(total.as_secs_f64() * 1e6 / f64::from(attempts))
+}
+
+/// Segments per second taken in (verified, sealed under each customer's key, stored) from
+/// `streams` cameras sending at once, each waiting for its previous segment's answer.
+async fn ingestion(
+    dir: &std::path::Path,
+    streams: u32,
+    segments: u32,
+    segment_bytes: usize,
+) -> anyhow::Result<f64> {
+    use rand::RngCore;
+    use seuil_delivery::camera::{PairedCamera, ingest};
+    use seuil_proto::SegmentInfo;
+    use seuil_store::{DynStore, LocalBlobs, SqliteStore};
+    use seuil_vault::{Actor, FileKek, Vault, VaultConfig};
+    use sha2::{Digest, Sha256};
+    use std::sync::Arc;
+
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let store: DynStore = Arc::new(SqliteStore::open(&dir.join("seuil.db"))?);
+    let blobs = Arc::new(LocalBlobs::new(dir.join("blobs"))?);
+    let vault = Arc::new(
+        Vault::new(
+            store,
+            blobs,
+            &FileKek::new(dir.join("kek.key")),
+            VaultConfig::default(),
+        )
+        .await?,
+    );
+    let mut rng = rand::thread_rng();
+    let mut cameras = Vec::new();
+    for n in 0..streams {
+        let customer = vault.create_subject().await?;
+        vault
+            .grant_consent(
+                &Actor::Subject(customer.clone()),
+                &customer,
+                "delivery.video",
+            )
+            .await?;
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
+        let key = SigningKey::from_bytes(&seed);
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&n.to_be_bytes());
+        // What the camera sends, made before the clock starts: the camera signs, not us.
+        let mut prev = [0u8; 32];
+        let mut sent = Vec::new();
+        for counter in 0..u64::from(segments) {
+            let mut footage = vec![0u8; segment_bytes];
+            rng.fill_bytes(&mut footage);
+            let seg = SegmentInfo {
+                camera_id: id,
+                counter,
+                start: 1_800_000_000_000 + 1_000 * counter as i64,
+                duration_ms: 1_000,
+                prev_hash: prev,
+                content_hash: Sha256::digest(&footage).into(),
+                visit: None,
+            }
+            .sign(&key);
+            prev = seg.hash();
+            sent.push((seg.encode().to_vec(), bytes::Bytes::from(footage)));
+        }
+        let camera = PairedCamera {
+            id,
+            key: key.verifying_key(),
+            device: format!("camera-{n}"),
+            subject: customer,
+        };
+        cameras.push((camera, sent));
+    }
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (camera, sent) in cameras {
+        let vault = vault.clone();
+        tasks.spawn(async move {
+            for (header, footage) in sent {
+                let got = ingest(&vault, &camera, &header, footage).await?;
+                anyhow::ensure!(
+                    got.kept && got.flags.is_empty(),
+                    "a clean segment was flagged: {got:?}"
+                );
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let elapsed = start.elapsed();
+    Ok(f64::from(streams * segments) / elapsed.as_secs_f64())
 }
 
 struct FootageFigures {
