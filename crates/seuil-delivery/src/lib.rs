@@ -1,5 +1,14 @@
-//! In-home delivery: the footage that proves a visit, from the camera's signed segments to the
-//! analysis that finds tampering. Knows nothing of HTTP.
+//! In-home delivery: the domain of a courier's visit, from the grant that opens the door to
+//! the footage that proves what happened, and the alarms in between. Knows nothing of HTTP.
+//!
+//! - [`grants`]: when a grant may be issued, and signing it;
+//! - [`visit`]: the visit's steps and its recording window;
+//! - [`camera`]: the camera's signed segments, verified and sealed under the customer's key;
+//! - [`alarms`]: a silent camera, a door left open, an unlock outside a visit, tampering;
+//! - [`footage`]: H.264 decoding and tamper analysis.
 
+pub mod alarms;
 pub mod camera;
 pub mod footage;
+pub mod grants;
+pub mod visit;
