@@ -108,3 +108,12 @@ impl Attestation {
 pub fn key_hash(camera_key: &[u8; 32]) -> Hash {
     Sha256::digest(camera_key).into()
 }
+
+/// The id a camera's segments and attestations carry: the first 16 bytes of its
+/// [`key_hash`], so a camera names itself by its key and nothing else needs agreeing on.
+pub fn camera_id(camera_key: &[u8; 32]) -> [u8; 16] {
+    let hash = key_hash(camera_key);
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&hash[..16]);
+    id
+}

@@ -25,7 +25,7 @@ mod segment;
 mod signing;
 mod sync;
 
-pub use attestation::{ATTESTATION_LEN, Attestation, AttestationInfo, key_hash};
+pub use attestation::{ATTESTATION_LEN, Attestation, AttestationInfo, camera_id, key_hash};
 pub use error::{DecodeError, VerifyError};
 pub use grant::{GRANT_BODY_LEN, GRANT_LEN, Grant, GrantBody, Permissions};
 pub use proof::{CourierProof, PROOF_LEN};

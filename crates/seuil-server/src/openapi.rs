@@ -73,12 +73,22 @@ fn operation(r: &RouteSpec) -> Value {
     }
     if let Some(body) = r.body {
         let (ctype, schema) = match body {
-            Body::Json(s) => ("application/json", s),
-            Body::Form(s) => ("application/x-www-form-urlencoded", s),
+            Body::Json(s) => (
+                "application/json",
+                json!({ "$ref": format!("#/components/schemas/{s}") }),
+            ),
+            Body::Form(s) => (
+                "application/x-www-form-urlencoded",
+                json!({ "$ref": format!("#/components/schemas/{s}") }),
+            ),
+            Body::Binary(what) => (
+                "application/octet-stream",
+                json!({ "type": "string", "format": "binary", "description": what }),
+            ),
         };
         op.insert(
             "requestBody".into(),
-            json!({ "required": true, "content": { ctype: { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } }),
+            json!({ "required": true, "content": { ctype: { "schema": schema } } }),
         );
     }
     let mut responses = Map::new();
@@ -166,6 +176,27 @@ fn problem_responses() -> Value {
         );
     }
     Value::Object(out)
+}
+
+/// What a camera hears back for a segment (built apart: the macro's recursion limit).
+fn segment_receipt() -> Value {
+    let flag = json!({
+        "type": "object",
+        "required": ["flag"],
+        "properties": {
+            "flag": { "type": "string", "enum": ["gap", "reordered", "duplicate", "equivocation", "chain_broken", "too_old"] },
+            "missing": { "type": "integer", "description": "for a gap: segments that did not arrive" }
+        }
+    });
+    obj(
+        &["counter", "kept", "flags", "newest_end"],
+        json!({
+            "counter": { "type": "integer", "minimum": 0 },
+            "kept": { "type": "boolean", "description": "false for a retransmission, a second version of a counter, or one too old" },
+            "flags": { "type": "array", "items": flag },
+            "newest_end": { "type": "integer", "description": "end of the stream's newest footage, Unix milliseconds" }
+        }),
+    )
 }
 
 fn obj(required: &[&str], props: Value) -> Value {
@@ -266,6 +297,7 @@ fn schemas() -> Value {
         })),
         "DeviceList": obj(&["devices"], json!({ "devices": array_of("Device") })),
         "Heartbeat": obj(&["device", "owner_notified"], json!({ "device": str_, "owner_notified": { "type": "boolean" } })),
+        "SegmentReceipt": segment_receipt(),
         "Health": obj(&["status"], json!({ "status": { "const": "ok" } })),
         "OpenApi": { "type": "object", "description": "this document" },
     })

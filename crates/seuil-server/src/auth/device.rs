@@ -28,6 +28,8 @@ pub struct DeviceCaller {
     pub owner: String,
     /// `lock`, `camera` or `scanner`.
     pub device_type: String,
+    /// The Ed25519 key it signed with.
+    pub public_key: VerifyingKey,
 }
 
 /// The bytes a device signs.
@@ -111,6 +113,7 @@ pub async fn verify(
         id: rec.id,
         owner: rec.subject,
         device_type: rec.index.status.unwrap_or_default(),
+        public_key: key,
     })
 }
 

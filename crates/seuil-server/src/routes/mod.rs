@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod camera;
 pub mod devices;
 pub mod events;
 pub mod ops;
@@ -32,6 +33,8 @@ pub enum Body {
     Json(&'static str),
     /// `application/x-www-form-urlencoded` (portal forms).
     Form(&'static str),
+    /// `application/octet-stream`, described in words (its layout is a wire format).
+    Binary(&'static str),
 }
 
 /// What a route answers when it succeeds.
@@ -170,6 +173,8 @@ pub fn table() -> Vec<RouteSpec> {
         route(M::GET, "/api/devices/{id}", Customer, "devices", "getDevice", "One of your devices", Json(200, "Device"), devices::get),
         route(M::DELETE, "/api/devices/{id}", Customer, "devices", "deleteDevice", "Remove one of your devices", Empty, devices::delete),
         route(M::POST, "/api/device/heartbeat", Device, "devices", "deviceHeartbeat", "A signed device says it is alive", Json(200, "Heartbeat"), devices::heartbeat),
+        route(M::POST, "/api/device/segments", Device, "devices", "cameraSegment", "A camera sends one signed segment of footage", Json(200, "SegmentReceipt"), camera::segment)
+            .body(Body::Binary("the segment's signed header (seuil-proto `Segment`, 226 bytes), then its H.264 footage")),
         // ---- ops -------------------------------------------------------------------------
         route(M::GET, "/api/openapi.json", Public, "ops", "getOpenApi", "This document", Json(200, "OpenApi"), ops::openapi),
         route(M::GET, "/healthz", Public, "ops", "health", "Liveness and store check", Json(200, "Health"), ops::healthz),

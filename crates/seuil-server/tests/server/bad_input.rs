@@ -103,6 +103,19 @@ async fn bad_bodies_on_every_body_route_are_4xx_problems() {
             let r = send("application/json", huge).await;
             check(&r, "an oversize body", &op);
             assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+        } else if ctype == "application/octet-stream" {
+            check(&send(&ctype, Vec::new()).await, "an empty body", &op);
+            check(&send(&ctype, vec![0xAB; 300]).await, "garbage bytes", &op);
+            check(
+                &send("application/json", b"{}".to_vec()).await,
+                "a JSON body on a binary route",
+                &op,
+            );
+            check(
+                &send(&ctype, vec![0; limit + 10]).await,
+                "an oversize body",
+                &op,
+            );
         } else {
             check(
                 &send("application/json", b"{}".to_vec()).await,

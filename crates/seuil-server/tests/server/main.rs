@@ -3,6 +3,7 @@
 mod authz;
 mod bad_input;
 mod browser_verify;
+mod camera;
 mod common;
 mod flows;
 mod portal;
