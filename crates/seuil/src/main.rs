@@ -6,6 +6,7 @@ mod config;
 mod eval;
 mod runtime;
 mod serve;
+mod sim;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -45,6 +46,9 @@ enum Command {
     /// Run Seuil's analyses on files of your own.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// Simulated devices talking to a running server.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -68,6 +72,7 @@ fn main() -> std::process::ExitCode {
             Command::Admin(cmd) => admin::run(config, cmd).await,
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Eval(cmd) => eval::run(cmd).await,
+            Command::Sim(cmd) => sim::run(cmd).await,
         }
     });
     match result {

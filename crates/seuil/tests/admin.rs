@@ -127,6 +127,9 @@ fn every_command_has_help() {
         vec!["bench", "delivery", "--help"],
         vec!["eval", "--help"],
         vec!["eval", "tamper", "--help"],
+        vec!["sim", "--help"],
+        vec!["sim", "camera", "--help"],
+        vec!["sim", "keygen", "--help"],
     ] {
         let out = seuil().args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

@@ -49,8 +49,6 @@ pub struct Decoded {
     pub seconds: f64,
 }
 
-/// NAL unit type of supplemental enhancement information.
-const NAL_SEI: u8 = 6;
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
 
 /// Decodes every picture of the MP4 file `data` and hands each to `on_picture`.
@@ -96,14 +94,7 @@ pub fn decode_mp4(
         // Offsets and sizes were checked against the file by the demuxer.
         let start = sample.offset as usize;
         let bytes = &data[start..start + sample.size as usize];
-        for nal in mp4::nal_units(bytes, track.nal_length_size) {
-            let nal = nal?;
-            if nal.first().is_some_and(|h| h & 0x1f == NAL_SEI) {
-                continue;
-            }
-            unit.extend_from_slice(&START_CODE);
-            unit.extend_from_slice(nal);
-        }
+        super::segments::append_annexb(bytes, track.nal_length_size, &mut unit)?;
         match decoder.decode(&unit) {
             Ok(Some(picture)) => emit(&picture, &mut emitted),
             Ok(None) => {}

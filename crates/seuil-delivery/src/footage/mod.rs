@@ -9,6 +9,8 @@ pub mod decode;
 pub mod detect;
 pub mod features;
 pub mod mp4;
+pub mod segments;
+pub mod synthetic;
 
 pub use decode::{DecodeError, Luma, Picture};
 pub use detect::{Event, Kind};
