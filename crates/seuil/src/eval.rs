@@ -15,8 +15,12 @@ pub enum EvalCommand {
 
 #[derive(Args)]
 pub struct TamperArgs {
-    /// An MP4 file with an H.264 video track.
+    /// An MP4 file with an H.264 video track, or a raw H.264 stream (Annex B, such as
+    /// `seuil sim camera --save` writes; give its --fps).
     video: PathBuf,
+    /// Pictures a second of a raw H.264 stream, which carries no timing of its own.
+    #[arg(long)]
+    fps: Option<f64>,
     /// Print exactly one JSON object: {"events": [{"kind", "start_s", "end_s"}], "frames",
     /// "seconds"}; `kind` is one of freeze, covered, replay, moved.
     #[arg(long)]
@@ -34,10 +38,26 @@ async fn tamper(args: TamperArgs) -> anyhow::Result<()> {
     let data = tokio::fs::read(&path)
         .await
         .with_context(|| format!("cannot read {}", path.display()))?;
+    use seuil_delivery::footage::{analyze_h264, analyze_mp4, is_annexb};
+    let raw = is_annexb(&data);
+    let fps = match (raw, args.fps) {
+        (true, Some(fps)) => fps,
+        (true, None) => anyhow::bail!(
+            "{} is a raw H.264 stream, which carries no timing: give its frame rate with --fps",
+            path.display()
+        ),
+        (false, _) => 0.0,
+    };
     // Decoding is CPU work: keep it off the async workers.
-    let report = tokio::task::spawn_blocking(move || seuil_delivery::footage::analyze_mp4(&data))
-        .await?
-        .with_context(|| format!("cannot analyse {}", path.display()))?;
+    let report = tokio::task::spawn_blocking(move || {
+        if raw {
+            analyze_h264(&data, fps)
+        } else {
+            analyze_mp4(&data)
+        }
+    })
+    .await?
+    .with_context(|| format!("cannot analyse {}", path.display()))?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());

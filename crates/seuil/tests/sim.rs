@@ -121,3 +121,82 @@ async fn a_simulated_camera_streams_real_footage_to_the_server() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The footage a simulated camera sends under attack is real H.264 that `seuil eval tamper`
+/// finds the attack in.
+#[test]
+fn attacked_footage_is_found_by_the_analysis() {
+    let video = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/video/one-by-one-person-detection.mp4");
+    if !video.exists() {
+        eprintln!("skipped: {} is absent", video.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("camera.key");
+    assert!(
+        seuil()
+            .args(["sim", "keygen", "--out"])
+            .arg(&key)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    for (attack, kind, start, end) in [
+        (None, None, 0.0, 0.0),
+        (Some("freeze@30+2"), Some("freeze"), 30.0, 32.0),
+        (Some("cover@60+6"), Some("covered"), 60.0, 66.0),
+    ] {
+        let saved = dir.path().join("sent.h264");
+        let mut sim = seuil();
+        sim.args(["sim", "camera", "--key-file"])
+            .arg(&key)
+            .arg("--video")
+            .arg(&video)
+            .arg("--save")
+            .arg(&saved);
+        if let Some(a) = attack {
+            sim.args(["--attack", a]);
+        }
+        let out = sim.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = seuil()
+            .args(["eval", "tamper", "--json", "--fps", "10"])
+            .arg(&saved)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let events = report["events"].as_array().unwrap();
+        match kind {
+            None => assert!(events.is_empty(), "{attack:?}: {report}"),
+            Some(kind) => {
+                assert_eq!(events.len(), 1, "{attack:?}: {report}");
+                let e = &events[0];
+                assert_eq!(e["kind"], kind, "{report}");
+                let (s, t) = (e["start_s"].as_f64().unwrap(), e["end_s"].as_f64().unwrap());
+                assert!(
+                    (s - start).abs() <= 0.25 && (t - end).abs() <= 0.25,
+                    "{attack:?}: {report}"
+                );
+            }
+        }
+    }
+    // A raw stream without its frame rate is a clear error.
+    let out = seuil()
+        .args(["eval", "tamper"])
+        .arg(dir.path().join("sent.h264"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fps"));
+}

@@ -140,3 +140,66 @@ fn frame_seconds(times: &[f64]) -> f64 {
     gaps.sort_by(f64::total_cmp);
     gaps[gaps.len() / 2]
 }
+
+/// Decodes a raw H.264 stream (Annex B, as `seuil sim camera --save` writes), which carries
+/// no timing: pictures are timed at `fps`. SEI units are skipped as for MP4.
+pub fn decode_annexb(
+    data: &[u8],
+    fps: f64,
+    mut on_picture: impl FnMut(&Picture<'_>),
+) -> Result<Decoded, DecodeError> {
+    if !(fps.is_finite() && fps > 0.0) {
+        return Err(DecodeError::Decoder(format!(
+            "a frame rate of {fps} pictures a second is not one"
+        )));
+    }
+    let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+    let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
+        .map_err(|e| DecodeError::Decoder(e.to_string()))?;
+    // Whether each coded picture, in decode order, is a key frame (an IDR). Pictures are
+    // taken to come out in that order, which holds for streams without B-frames.
+    let mut idr: Vec<bool> = Vec::new();
+    let mut emitted = 0usize;
+    let mut emit = |picture: &DecodedYUV<'_>, idr: &[bool], emitted: &mut usize| {
+        let (width, height) = picture.dimensions();
+        let (stride, _, _) = picture.strides();
+        on_picture(&Picture {
+            t: *emitted as f64 / fps,
+            keyframe: idr.get(*emitted).copied().unwrap_or(false),
+            luma: Luma {
+                width,
+                height,
+                stride,
+                data: picture.y(),
+            },
+        });
+        *emitted += 1;
+    };
+    for nal in openh264::nal_units(data) {
+        let header = nal.iter().position(|&b| b == 1).map_or(0, |i| i + 1);
+        let Some(&kind) = nal.get(header) else {
+            continue;
+        };
+        match kind & 0x1f {
+            6 => continue,
+            // A slice whose first macroblock is 0 (`ue(v)` 0 is a single 1 bit) starts a picture.
+            t @ (1 | 5) if nal.get(header + 1).is_some_and(|b| b & 0x80 != 0) => idr.push(t == 5),
+            _ => {}
+        }
+        match decoder.decode(nal) {
+            Ok(Some(picture)) => emit(&picture, &idr, &mut emitted),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "a NAL unit did not decode"),
+        }
+    }
+    let rest = decoder
+        .flush_remaining()
+        .map_err(|e| DecodeError::Decoder(e.to_string()))?;
+    for picture in &rest {
+        emit(picture, &idr, &mut emitted);
+    }
+    Ok(Decoded {
+        frames: emitted,
+        seconds: emitted as f64 / fps,
+    })
+}

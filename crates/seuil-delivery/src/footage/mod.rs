@@ -53,3 +53,15 @@ pub fn analyze_mp4(data: &[u8]) -> Result<Report, DecodeError> {
     let decoded = decode::decode_mp4(data, |p| analyzer.push(p))?;
     Ok(analyzer.finish(decoded.seconds))
 }
+
+/// Decodes and analyses a raw H.264 stream (Annex B) timed at `fps` pictures a second.
+pub fn analyze_h264(data: &[u8], fps: f64) -> Result<Report, DecodeError> {
+    let mut analyzer = Analyzer::default();
+    let decoded = decode::decode_annexb(data, fps, |p| analyzer.push(p))?;
+    Ok(analyzer.finish(decoded.seconds))
+}
+
+/// Whether `data` looks like a raw H.264 stream (it starts with a start code).
+pub fn is_annexb(data: &[u8]) -> bool {
+    data.starts_with(&[0, 0, 0, 1]) || data.starts_with(&[0, 0, 1])
+}

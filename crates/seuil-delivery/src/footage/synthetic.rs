@@ -8,8 +8,10 @@ use openh264::encoder::{Encoder, EncoderConfig};
 use openh264::formats::{YUVBuffer, YUVSource};
 
 fn encoder() -> Result<Encoder, String> {
-    let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), EncoderConfig::new())
-        .map_err(|e| e.to_string())?;
+    // Every picture must come out: a camera does not drop seconds to save bits.
+    let config = EncoderConfig::new().skip_frames(false);
+    let mut encoder =
+        Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| e.to_string())?;
     encoder.force_intra_frame();
     Ok(encoder)
 }

@@ -17,12 +17,12 @@ const PATH: &str = "/api/device/segments";
 
 #[derive(Args)]
 pub struct CameraArgs {
-    /// The server, e.g. http://127.0.0.1:8080.
-    #[arg(long)]
-    server: String,
+    /// The server, e.g. http://127.0.0.1:8080. Without one, nothing is sent (use --save).
+    #[arg(long, requires = "device")]
+    server: Option<String>,
     /// The camera's device id, as registered by its owner (POST /api/devices).
     #[arg(long)]
-    device: String,
+    device: Option<String>,
     /// A file holding the camera's Ed25519 secret key as 64 hex digits (`seuil sim keygen`).
     #[arg(long)]
     key_file: PathBuf,
@@ -36,6 +36,9 @@ pub struct CameraArgs {
     /// Send as fast as the server answers instead of in real time.
     #[arg(long)]
     fast: bool,
+    /// Also write the footage as sent, one raw H.264 stream, to this file.
+    #[arg(long)]
+    save: Option<PathBuf>,
 }
 
 pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
@@ -48,10 +51,17 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
     if cut.segments.is_empty() {
         bail!("{} has no pictures", args.video.display());
     }
+    if args.server.is_none() && args.save.is_none() {
+        bail!("give a --server to stream to, or --save FILE to write the footage, or both");
+    }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let url = format!("{}{PATH}", args.server.trim_end_matches('/'));
+    let url = args
+        .server
+        .as_deref()
+        .map(|s| format!("{}{PATH}", s.trim_end_matches('/')));
+    let mut saved = Vec::new();
     let id = camera_id(key.verifying_key().as_bytes());
     let clock_start = now_ms();
     let wall = Instant::now();
@@ -74,6 +84,12 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
             cut.width,
             cut.height,
         )?;
+        if args.save.is_some() {
+            saved.extend_from_slice(&footage);
+        }
+        let (Some(url), Some(device)) = (&url, &args.device) else {
+            continue;
+        };
         if !args.fast {
             let due = Duration::from_millis(
                 u64::try_from(seg.start_ms + i64::from(seg.duration_ms)).unwrap_or(0),
@@ -99,8 +115,8 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
         let signature = base64::engine::general_purpose::STANDARD
             .encode(key.sign(message.as_bytes()).to_bytes());
         let res = client
-            .post(&url)
-            .header("seuil-device", &args.device)
+            .post(url)
+            .header("seuil-device", device)
             .header("seuil-timestamp", ts.to_string())
             .header("seuil-signature", signature)
             .header("content-type", "application/octet-stream")
@@ -125,7 +141,13 @@ pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
             println!("segment {i} at {t:.1} s flagged: {}", answer["flags"]);
         }
     }
-    println!("sent {sent} segments: {kept} kept, {flagged} flagged");
+    if let Some(path) = &args.save {
+        std::fs::write(path, &saved).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("saved {} bytes of H.264 to {}", saved.len(), path.display());
+    }
+    if url.is_some() {
+        println!("sent {sent} segments: {kept} kept, {flagged} flagged");
+    }
     Ok(())
 }
 
