@@ -86,33 +86,28 @@ fn the_clean_clip_gives_no_events() {
     assert_eq!(report.events, vec![], "a clean clip");
 }
 
-#[test]
-fn a_one_and_a_half_second_freeze_is_found() {
-    let Some(data) = video(CLIP) else { return };
-    // Frozen while the room is empty and still: only the noise floor tells.
-    let (start, end) = (30.0, 31.5);
+/// The clip with the picture at `start` held until `end`.
+fn frozen(data: &[u8], start: f64, end: f64) -> Report {
     let mut held: Option<Vec<u8>> = None;
-    let report = analyze_with(&data, |t, luma| {
+    analyze_with(data, |t, luma| {
         if t < start - 1e-6 || t >= end - 1e-6 {
             return None;
         }
         Some(held.get_or_insert_with(|| copy(luma)).clone())
-    });
-    assert_only(&report, Kind::Freeze, start, end, 0.15);
+    })
+}
+
+#[test]
+fn a_one_and_a_half_second_freeze_is_found() {
+    let Some(data) = video(CLIP) else { return };
+    // Frozen while the room is empty and still: only the noise floor tells.
+    assert_only(&frozen(&data, 30.0, 31.5), Kind::Freeze, 30.0, 31.5, 0.15);
 }
 
 #[test]
 fn a_freeze_during_movement_is_found() {
     let Some(data) = video(CLIP) else { return };
-    let (start, end) = (18.3, 20.3);
-    let mut held: Option<Vec<u8>> = None;
-    let report = analyze_with(&data, |t, luma| {
-        if t < start - 1e-6 || t >= end - 1e-6 {
-            return None;
-        }
-        Some(held.get_or_insert_with(|| copy(luma)).clone())
-    });
-    assert_only(&report, Kind::Freeze, start, end, 0.15);
+    assert_only(&frozen(&data, 18.3, 20.3), Kind::Freeze, 18.3, 20.3, 0.15);
 }
 
 #[test]

@@ -6,7 +6,6 @@ use clap::Subcommand;
 use seuil_server::{App, Role, ServerConfig};
 use seuil_store::{ShredEntry, SqliteStore};
 use seuil_vault::{Actor, FileKek, KekProvider, aead::Kek};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -118,16 +117,7 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
 }
 
 fn write_secret(path: &Path, key: &Kek) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(hex::encode(key.as_bytes()).as_bytes())?;
-    file.sync_all()?;
-    Ok(())
+    crate::secret_file::create(path, &hex::encode(key.as_bytes()))
 }
 
 async fn verify_audit(config: &Config) -> anyhow::Result<()> {

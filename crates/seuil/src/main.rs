@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod eval;
 mod runtime;
+mod secret_file;
 mod serve;
 mod sim;
 

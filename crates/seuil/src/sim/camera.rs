@@ -237,7 +237,7 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn read_key(path: &PathBuf) -> anyhow::Result<SigningKey> {
+fn read_key(path: &std::path::Path) -> anyhow::Result<SigningKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the key file {}", path.display()))?;
     let mut seed = [0u8; 32];
@@ -251,24 +251,11 @@ fn read_key(path: &PathBuf) -> anyhow::Result<SigningKey> {
 }
 
 /// Writes a new camera key to `out` and returns the public key in base64, to register.
-pub fn keygen(out: &PathBuf) -> anyhow::Result<String> {
+pub fn keygen(out: &std::path::Path) -> anyhow::Result<String> {
     use rand::RngCore;
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let key = SigningKey::from_bytes(&seed);
-    write_secret(out, &hex::encode(seed))?;
+    crate::secret_file::create(out, &hex::encode(seed))?;
     Ok(base64::engine::general_purpose::STANDARD.encode(key.verifying_key().to_bytes()))
-}
-
-fn write_secret(path: &PathBuf, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    Ok(())
 }
