@@ -43,7 +43,8 @@ impl FileKek {
         use rand::RngCore;
         let mut bytes = Zeroizing::new([0u8; 32]);
         rand::rngs::OsRng.fill_bytes(bytes.as_mut());
-        write_new_secret(path, hex::encode(bytes.as_ref()).as_bytes())?;
+        write_new_secret(path, hex::encode(bytes.as_ref()).as_bytes())
+            .map_err(|e| VaultError::Kek(format!("cannot create {}: {e}", path.display())))?;
         Ok(Kek::from_bytes(*bytes))
     }
 }
@@ -105,21 +106,19 @@ fn parse_hex_key(text: &str, source: &str) -> Result<Kek> {
     Ok(Kek::from_bytes(*bytes))
 }
 
-/// Creates a file readable only by its owner and writes `content`, failing if it exists.
-pub(crate) fn write_new_secret(path: &Path, content: &[u8]) -> Result<()> {
+/// Creates a file readable only by its owner (mode 0600), writes `content` and forces it to
+/// disk; fails if the file exists, so a secret is never written over another. Missing parent
+/// folders are created.
+pub fn write_new_secret(path: &Path, content: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| VaultError::Kek(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| VaultError::Kek(format!("cannot create {}: {e}", path.display())))?;
-    file.write_all(content)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| VaultError::Kek(format!("cannot write {}: {e}", path.display())))
+    let mut file = options.open(path)?;
+    file.write_all(content)?;
+    file.sync_all()
 }

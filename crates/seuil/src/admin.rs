@@ -117,7 +117,8 @@ async fn rotate_kek(config: &Config) -> anyhow::Result<()> {
 }
 
 fn write_secret(path: &Path, key: &Kek) -> anyhow::Result<()> {
-    crate::secret_file::create(path, &hex::encode(key.as_bytes()))
+    seuil_vault::kek::write_new_secret(path, hex::encode(key.as_bytes()).as_bytes())
+        .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))
 }
 
 async fn verify_audit(config: &Config) -> anyhow::Result<()> {

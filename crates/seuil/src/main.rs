@@ -5,7 +5,6 @@ mod bench;
 mod config;
 mod eval;
 mod runtime;
-mod secret_file;
 mod serve;
 mod sim;
 

@@ -256,6 +256,7 @@ pub fn keygen(out: &std::path::Path) -> anyhow::Result<String> {
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let key = SigningKey::from_bytes(&seed);
-    crate::secret_file::create(out, &hex::encode(seed))?;
+    seuil_vault::kek::write_new_secret(out, hex::encode(seed).as_bytes())
+        .with_context(|| format!("cannot create {} (it must not exist yet)", out.display()))?;
     Ok(base64::engine::general_purpose::STANDARD.encode(key.verifying_key().to_bytes()))
 }
