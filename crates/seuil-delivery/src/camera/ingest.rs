@@ -40,7 +40,7 @@ impl PairedCamera {
     }
 
     fn stream_id(&self) -> String {
-        hex(&self.id)
+        hex::encode(self.id)
     }
 }
 
@@ -65,11 +65,7 @@ pub enum IngestError {
 
 /// The record id of a segment: its camera, then its counter, so ids sort by counter.
 pub fn segment_id(camera: &[u8; 16], counter: u64) -> String {
-    format!("{}-{counter:020}", hex(camera))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{}-{counter:020}", hex::encode(camera))
 }
 
 /// Verifies one segment from `camera` and keeps it if it is genuine and new.
@@ -179,7 +175,7 @@ async fn keep(
         )
         .await?;
     let record = serde_json::json!({
-        "header": hex(&segment.encode()),
+        "header": hex::encode(segment.encode()),
         "start": info.start,
         "duration_ms": info.duration_ms,
         "flags": flags,
