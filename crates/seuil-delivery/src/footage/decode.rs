@@ -6,6 +6,7 @@
 //! time of the track, so B-frames are timed right.
 
 use super::mp4::{self, Mp4Error, VideoTrack};
+use super::segments;
 use openh264::OpenH264API;
 use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
@@ -49,8 +50,6 @@ pub struct Decoded {
     pub seconds: f64,
 }
 
-const START_CODE: [u8; 4] = [0, 0, 0, 1];
-
 /// Decodes every picture of the MP4 file `data` and hands each to `on_picture`.
 pub fn decode_mp4(
     data: &[u8],
@@ -58,64 +57,100 @@ pub fn decode_mp4(
 ) -> Result<Decoded, DecodeError> {
     let track = mp4::video_track(data)?;
     let (times, keyframes) = presentation_order(&track);
-    let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
-    let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
-        .map_err(|e| DecodeError::Decoder(e.to_string()))?;
-    let mut emitted = 0usize;
-    let mut emit = |picture: &DecodedYUV<'_>, emitted: &mut usize| {
-        let (width, height) = picture.dimensions();
-        let (stride, _, _) = picture.strides();
-        let t = times.get(*emitted).copied().unwrap_or_else(|| {
-            // More pictures than samples: time them one frame after the last.
-            times.last().copied().unwrap_or(0.0) + frame_seconds(&times)
-        });
-        on_picture(&Picture {
-            t,
-            keyframe: keyframes.get(*emitted).copied().unwrap_or(false),
-            luma: Luma {
-                width,
-                height,
-                stride,
-                data: picture.y(),
-            },
-        });
-        *emitted += 1;
+    let frame = frame_seconds(&times);
+    // More pictures than samples would be timed one frame after the last sample.
+    let time = |i: usize| {
+        times
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| times.last().copied().unwrap_or(0.0) + frame)
     };
-
+    let mut emit = |i: usize, luma: Luma<'_>| {
+        on_picture(&Picture {
+            t: time(i),
+            keyframe: keyframes.get(i).copied().unwrap_or(false),
+            luma,
+        });
+    };
+    let mut pictures = Pictures::new()?;
     let mut unit = Vec::new();
     for (i, sample) in track.samples.iter().enumerate() {
         unit.clear();
         if i == 0 {
-            for set in track.sps.iter().chain(&track.pps) {
-                unit.extend_from_slice(&START_CODE);
-                unit.extend_from_slice(set);
-            }
+            segments::append_parameter_sets(&track, &mut unit);
         }
         // Offsets and sizes were checked against the file by the demuxer.
         let start = sample.offset as usize;
         let bytes = &data[start..start + sample.size as usize];
-        super::segments::append_annexb(bytes, track.nal_length_size, &mut unit)?;
-        match decoder.decode(&unit) {
-            Ok(Some(picture)) => emit(&picture, &mut emitted),
-            Ok(None) => {}
-            // A damaged picture is skipped; the ones after it still decode.
-            Err(e) => tracing::debug!(sample = i, error = %e, "a picture did not decode"),
-        }
+        segments::append_annexb(bytes, track.nal_length_size, &mut unit)?;
+        pictures.feed(&unit, &mut emit);
     }
-    let rest = decoder
-        .flush_remaining()
-        .map_err(|e| DecodeError::Decoder(e.to_string()))?;
-    for picture in &rest {
-        emit(picture, &mut emitted);
-    }
-    let seconds = match (times.first(), times.get(emitted.saturating_sub(1))) {
-        (Some(first), Some(last)) if emitted > 0 => last - first + frame_seconds(&times),
+    let frames = pictures.finish(&mut emit)?;
+    let seconds = match frames.checked_sub(1) {
+        Some(last) if !times.is_empty() => time(last) + frame,
         _ => 0.0,
     };
-    Ok(Decoded {
-        frames: emitted,
-        seconds,
-    })
+    Ok(Decoded { frames, seconds })
+}
+
+/// OpenH264 fed unit after unit, handing out each picture that comes out with its index.
+struct Pictures {
+    decoder: Decoder,
+    count: usize,
+}
+
+impl Pictures {
+    fn new() -> Result<Self, DecodeError> {
+        let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+        let decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| DecodeError::Decoder(e.to_string()))?;
+        Ok(Pictures { decoder, count: 0 })
+    }
+
+    fn feed(&mut self, unit: &[u8], emit: &mut impl FnMut(usize, Luma<'_>)) {
+        match self.decoder.decode(unit) {
+            Ok(Some(picture)) => {
+                emit(self.count, luma(&picture));
+                self.count += 1;
+            }
+            Ok(None) => {}
+            // A damaged picture is skipped; the ones after it still decode.
+            Err(e) => tracing::debug!(picture = self.count, error = %e, "a unit did not decode"),
+        }
+    }
+
+    /// Hands out the pictures the decoder still holds; returns how many came out in all.
+    fn finish(mut self, emit: &mut impl FnMut(usize, Luma<'_>)) -> Result<usize, DecodeError> {
+        let rest = self
+            .decoder
+            .flush_remaining()
+            .map_err(|e| DecodeError::Decoder(e.to_string()))?;
+        for picture in &rest {
+            emit(self.count, luma(picture));
+            self.count += 1;
+        }
+        Ok(self.count)
+    }
+}
+
+/// Picture `i` of a stream timed at `fps`, a key frame if `idr[i]`.
+fn at_rate<'a>(i: usize, fps: f64, idr: &[bool], luma: Luma<'a>) -> Picture<'a> {
+    Picture {
+        t: i as f64 / fps,
+        keyframe: idr.get(i).copied().unwrap_or(false),
+        luma,
+    }
+}
+
+fn luma<'a>(picture: &'a DecodedYUV<'_>) -> Luma<'a> {
+    let (width, height) = picture.dimensions();
+    let (stride, _, _) = picture.strides();
+    Luma {
+        width,
+        height,
+        stride,
+        data: picture.y(),
+    }
 }
 
 /// The samples' presentation times in seconds from the first, and whether each is a key
@@ -153,28 +188,10 @@ pub fn decode_annexb(
             "a frame rate of {fps} pictures a second is not one"
         )));
     }
-    let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
-    let mut decoder = Decoder::with_api_config(OpenH264API::from_source(), config)
-        .map_err(|e| DecodeError::Decoder(e.to_string()))?;
     // Whether each coded picture, in decode order, is a key frame (an IDR). Pictures are
     // taken to come out in that order, which holds for streams without B-frames.
     let mut idr: Vec<bool> = Vec::new();
-    let mut emitted = 0usize;
-    let mut emit = |picture: &DecodedYUV<'_>, idr: &[bool], emitted: &mut usize| {
-        let (width, height) = picture.dimensions();
-        let (stride, _, _) = picture.strides();
-        on_picture(&Picture {
-            t: *emitted as f64 / fps,
-            keyframe: idr.get(*emitted).copied().unwrap_or(false),
-            luma: Luma {
-                width,
-                height,
-                stride,
-                data: picture.y(),
-            },
-        });
-        *emitted += 1;
-    };
+    let mut pictures = Pictures::new()?;
     for nal in openh264::nal_units(data) {
         let header = nal.iter().position(|&b| b == 1).map_or(0, |i| i + 1);
         let Some(&kind) = nal.get(header) else {
@@ -186,18 +203,9 @@ pub fn decode_annexb(
             t @ (1 | 5) if nal.get(header + 1).is_some_and(|b| b & 0x80 != 0) => idr.push(t == 5),
             _ => {}
         }
-        match decoder.decode(nal) {
-            Ok(Some(picture)) => emit(&picture, &idr, &mut emitted),
-            Ok(None) => {}
-            Err(e) => tracing::debug!(error = %e, "a NAL unit did not decode"),
-        }
+        pictures.feed(nal, &mut |i, luma| on_picture(&at_rate(i, fps, &idr, luma)));
     }
-    let rest = decoder
-        .flush_remaining()
-        .map_err(|e| DecodeError::Decoder(e.to_string()))?;
-    for picture in &rest {
-        emit(picture, &idr, &mut emitted);
-    }
+    let emitted = pictures.finish(&mut |i, luma| on_picture(&at_rate(i, fps, &idr, luma)))?;
     Ok(Decoded {
         frames: emitted,
         seconds: emitted as f64 / fps,

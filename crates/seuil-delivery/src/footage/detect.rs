@@ -94,8 +94,9 @@ pub fn detect(frames: &[Features], keyframe: &[bool]) -> Vec<Event> {
     events.extend(freezes(frames, &still, &neutral, dt));
 
     let excluded: Vec<bool> = (0..frames.len()).map(|i| covered[i] || still[i]).collect();
-    events.extend(replays(frames, &excluded, dt));
-    events.extend(moves(frames, &excluded, dt));
+    let moving = motion(frames);
+    events.extend(replays(frames, &moving, &excluded, dt));
+    events.extend(moves(frames, &moving, &excluded, dt));
     events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
     events
 }
@@ -186,8 +187,8 @@ fn motion(frames: &[Features]) -> Vec<f32> {
         .collect()
 }
 
-fn replays(frames: &[Features], excluded: &[bool], dt: f64) -> Vec<Event> {
-    let moving = motion(frames);
+/// `moving[i]` is [`motion`] of picture `i`.
+fn replays(frames: &[Features], moving: &[f32], excluded: &[bool], dt: f64) -> Vec<Event> {
     let min_lag = (MIN_REPLAY_LAG_S / dt).round() as usize;
     // For each moving picture, the lags at which an earlier picture (and its predecessor)
     // match it.
@@ -254,8 +255,7 @@ fn replays(frames: &[Features], excluded: &[bool], dt: f64) -> Vec<Event> {
 
 /// The settled stretches of a clip (at least [`SETTLED_S`] of little change), as (first,
 /// last) picture indexes.
-fn settled(frames: &[Features], excluded: &[bool], dt: f64) -> Vec<(usize, usize)> {
-    let moving = motion(frames);
+fn settled(frames: &[Features], moving: &[f32], excluded: &[bool], dt: f64) -> Vec<(usize, usize)> {
     let need = (SETTLED_S / dt).round() as usize;
     let mut out = Vec::new();
     let mut i = 1;
@@ -360,8 +360,8 @@ const TURNED_RATIO: f32 = 1.6;
 /// ...and by how many luma levels at least.
 const TURNED_MARGIN: f32 = 2.0;
 
-fn moves(frames: &[Features], excluded: &[bool], dt: f64) -> Vec<Event> {
-    let stretches = settled(frames, excluded, dt);
+fn moves(frames: &[Features], moving: &[f32], excluded: &[bool], dt: f64) -> Vec<Event> {
+    let stretches = settled(frames, moving, excluded, dt);
     let mut out = Vec::new();
     for pair in stretches.windows(2) {
         let ((a0, a1), (b0, b1)) = (pair[0], pair[1]);

@@ -9,6 +9,8 @@ pub struct ClipSegment {
     /// From the clip's first picture, in milliseconds.
     pub start_ms: i64,
     pub duration_ms: u32,
+    /// Coded pictures in it (its samples).
+    pub pictures: usize,
     /// Annex B H.264: start codes, SPS, PPS, then the segment's pictures in decode order.
     pub h264: Vec<u8>,
 }
@@ -23,6 +25,15 @@ pub struct Cut {
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
 /// NAL unit type of supplemental enhancement information (left out, as in decoding).
 const NAL_SEI: u8 = 6;
+
+/// Appends the track's parameter sets (SPS, then PPS) in Annex B form: what a decoder needs
+/// before the first picture.
+pub fn append_parameter_sets(track: &mp4::VideoTrack, out: &mut Vec<u8>) {
+    for set in track.sps.iter().chain(&track.pps) {
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(set);
+    }
+}
 
 /// Appends a sample's NAL units (length-prefixed, as MP4 stores them) in Annex B form,
 /// without SEI units.
@@ -64,10 +75,7 @@ pub fn cut(data: &[u8]) -> Result<Cut, Mp4Error> {
     let mut segments = Vec::with_capacity(groups.len());
     for (i, group) in groups.iter().enumerate() {
         let mut h264 = Vec::new();
-        for set in track.sps.iter().chain(&track.pps) {
-            h264.extend_from_slice(&START_CODE);
-            h264.extend_from_slice(set);
-        }
+        append_parameter_sets(&track, &mut h264);
         for sample in group {
             // Offsets and sizes were checked against the file by the demuxer.
             let start = sample.offset as usize;
@@ -84,6 +92,7 @@ pub fn cut(data: &[u8]) -> Result<Cut, Mp4Error> {
         segments.push(ClipSegment {
             start_ms: starts[i],
             duration_ms: u32::try_from((end - starts[i]).max(0)).unwrap_or(u32::MAX),
+            pictures: group.len(),
             h264,
         });
     }

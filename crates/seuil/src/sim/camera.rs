@@ -162,10 +162,6 @@ fn footage_for(
 ) -> anyhow::Result<Vec<u8>> {
     let seg = &segments[i];
     let t = seg.start_ms as f64 / 1000.0;
-    let frames = |s: &ClipSegment| -> usize {
-        let n = count_pictures(&s.h264);
-        n.max(1)
-    };
     match attack {
         Some(a @ Attack::Freeze { .. }) if a.covers(t) => {
             if frozen.is_none() {
@@ -173,10 +169,10 @@ fn footage_for(
                 *frozen = Some(before.h264.clone());
             }
             let source = frozen.as_ref().map_or(&seg.h264, |f| f);
-            synthetic::held(source, frames(seg)).map_err(anyhow::Error::msg)
+            synthetic::held(source, seg.pictures).map_err(anyhow::Error::msg)
         }
         Some(a @ Attack::Cover { .. }) if a.covers(t) => {
-            synthetic::dark(width, height, frames(seg)).map_err(anyhow::Error::msg)
+            synthetic::dark(width, height, seg.pictures).map_err(anyhow::Error::msg)
         }
         Some(a @ Attack::Replay { .. }) if a.covers(t) => {
             // The clip's opening, segment for segment.
@@ -188,13 +184,6 @@ fn footage_for(
         }
         _ => Ok(seg.h264.clone()),
     }
-}
-
-/// Pictures in an Annex B stream: its slice NAL units that start a picture.
-fn count_pictures(h264: &[u8]) -> usize {
-    h264.windows(5)
-        .filter(|w| w[..4] == [0, 0, 0, 1] && matches!(w[4] & 0x1f, 1 | 5))
-        .count()
 }
 
 /// Where a simulated camera keeps its chain: beside its key.
