@@ -2,6 +2,8 @@
 //! signed stream sealed in the vault, the visit's steps and the watchdog; then the same visit
 //! with the camera jammed halfway.
 
+mod common;
+
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use seuil_delivery::alarms::{Alarm, Watchdog};
@@ -10,10 +12,8 @@ use seuil_delivery::grants::{Approval, GrantFor, Issuer, Refused, Request, may_i
 use seuil_delivery::visit::{Step, Visit};
 use seuil_lock::{Lock, LockConfig, LockState, Outcome, Refusal};
 use seuil_proto::{AttestationInfo, CourierProof, Permissions, SegmentInfo, VisitTag};
-use seuil_store::{DynStore, LocalBlobs, SqliteStore};
-use seuil_vault::{Actor, FileKek, Vault, VaultConfig};
+use seuil_vault::Vault;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 const T0: i64 = 1_800_000_000_000;
 const LOCK_ID: [u8; 16] = [0x10; 16];
@@ -33,25 +33,7 @@ struct World {
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store: DynStore = Arc::new(SqliteStore::open(&dir.path().join("seuil.db")).unwrap());
-    let blobs = Arc::new(LocalBlobs::new(dir.path().join("blobs")).unwrap());
-    let vault = Vault::new(
-        store,
-        blobs,
-        &FileKek::new(dir.path().join("kek.key")),
-        VaultConfig::default(),
-    )
-    .await
-    .unwrap();
-    let customer = vault.create_subject().await.unwrap();
-    vault
-        .grant_consent(
-            &Actor::Subject(customer.clone()),
-            &customer,
-            "delivery.video",
-        )
-        .await
-        .unwrap();
+    let (vault, customer) = common::vault_with_customer(dir.path()).await;
     let issuer = Issuer {
         key: SigningKey::from_bytes(&[1; 32]),
         key_id: *b"issuer-1",

@@ -2,23 +2,10 @@
 //! into the decoded pictures: the clean clip gives no events, and each attack is found
 //! where it was made.
 
-use seuil_delivery::footage::{Analyzer, Event, Kind, Luma, Picture, Report, decode};
-use std::path::PathBuf;
+mod common;
 
-fn video(name: &str) -> Option<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/video");
-    let path = dir.join(name);
-    match std::fs::read(&path) {
-        Ok(data) => Some(data),
-        Err(_) => {
-            eprintln!(
-                "skipped: test footage {} is absent (see ../shared/data/README.md)",
-                path.display()
-            );
-            None
-        }
-    }
-}
+use common::video;
+use seuil_delivery::footage::{Analyzer, Event, Kind, Luma, Picture, Report, decode};
 
 const CLIP: &str = "one-by-one-person-detection.mp4";
 

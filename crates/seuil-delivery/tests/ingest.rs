@@ -1,14 +1,14 @@
 //! Camera ingestion against a real vault on SQLite and a local blob folder.
 
+mod common;
+
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use futures_util::StreamExt;
 use seuil_delivery::camera::{Flag, IngestError, PairedCamera, Rejection, ingest};
 use seuil_proto::{SegmentInfo, VisitTag};
-use seuil_store::{DynStore, LocalBlobs, SqliteStore};
-use seuil_vault::{Actor, FileKek, Vault, VaultConfig, VaultError};
+use seuil_vault::{Actor, Vault, VaultError};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 struct Home {
     _dir: tempfile::TempDir,
@@ -21,25 +21,7 @@ struct Home {
 async fn home() -> Home {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let store: DynStore = Arc::new(SqliteStore::open(&root.join("seuil.db")).unwrap());
-    let blobs = Arc::new(LocalBlobs::new(root.join("blobs")).unwrap());
-    let vault = Vault::new(
-        store,
-        blobs,
-        &FileKek::new(root.join("kek.key")),
-        VaultConfig::default(),
-    )
-    .await
-    .unwrap();
-    let customer = vault.create_subject().await.unwrap();
-    vault
-        .grant_consent(
-            &Actor::Subject(customer.clone()),
-            &customer,
-            "delivery.video",
-        )
-        .await
-        .unwrap();
+    let (vault, customer) = common::vault_with_customer(&root).await;
     let key = SigningKey::from_bytes(&[8; 32]);
     let camera = PairedCamera {
         id: [0xCA; 16],

@@ -1,17 +1,12 @@
 //! The MP4 demuxer faces files from outside: whatever the bytes, it answers, never panics.
 
+mod common;
+
 use proptest::prelude::*;
 use seuil_delivery::footage::mp4::{self, Mp4Error};
-use std::path::PathBuf;
 
 fn clip() -> Option<Vec<u8>> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/video/onvif_test_h264.mp4");
-    let data = std::fs::read(&path).ok();
-    if data.is_none() {
-        eprintln!("skipped: {} is absent", path.display());
-    }
-    data
+    common::video("onvif_test_h264.mp4")
 }
 
 /// A box: 32-bit size, type, payload.

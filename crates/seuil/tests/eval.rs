@@ -6,14 +6,7 @@ use common::seuil;
 use std::path::PathBuf;
 
 fn clip() -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/video/onvif_test_signed_h264.mp4");
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipped: {} is absent", path.display());
-        None
-    }
+    common::shared_video("onvif_test_signed_h264.mp4")
 }
 
 #[test]

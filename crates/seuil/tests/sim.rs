@@ -7,14 +7,7 @@ use common::{Server, seuil, sign_up};
 use std::path::{Path, PathBuf};
 
 fn clip() -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/video/onvif_test_signed_h264.mp4");
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("skipped: {} is absent", path.display());
-        None
-    }
+    common::shared_video("onvif_test_signed_h264.mp4")
 }
 
 fn sim(server: &Server, device: &str, key: &Path, video: &Path, extra: &[&str]) -> String {
@@ -126,12 +119,9 @@ async fn a_simulated_camera_streams_real_footage_to_the_server() {
 /// finds the attack in.
 #[test]
 fn attacked_footage_is_found_by_the_analysis() {
-    let video = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/video/one-by-one-person-detection.mp4");
-    if !video.exists() {
-        eprintln!("skipped: {} is absent", video.display());
+    let Some(video) = common::shared_video("one-by-one-person-detection.mp4") else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("camera.key");
     assert!(

@@ -145,3 +145,19 @@ pub fn wait_until(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// A clip of `../shared/data/video`, or `None` (with a message) where the data is absent.
+pub fn shared_video(name: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/video")
+        .join(name);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "skipped: {} is absent (see ../shared/data/README.md)",
+            path.display()
+        );
+        None
+    }
+}
