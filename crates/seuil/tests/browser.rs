@@ -110,19 +110,58 @@ impl Driver {
         }
     }
 
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    async fn try_cmd(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, Value> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let request = self.http.request(method, url);
         let request = if body.is_null() {
             request
         } else {
-            request.json(&body)
+            request.json(body)
         };
         let res: Value = request.send().await.unwrap().json().await.unwrap();
-        if res["value"].get("error").is_some() {
-            panic!("WebDriver {path} failed: {}", res["value"]);
+        match res["value"].get("error") {
+            Some(_) => Err(res["value"].clone()),
+            None => Ok(res["value"].clone()),
         }
-        res["value"].clone()
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        self.try_cmd(method, path, &body)
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {path} failed: {e}"))
+    }
+
+    /// Runs one command on the element `css` selects. A form submit
+    /// replaces the page under us, so an element found a moment ago can go
+    /// stale: then it is found again on the new page.
+    async fn on_element(
+        &self,
+        css: &str,
+        method: reqwest::Method,
+        what: &str,
+        body: Value,
+    ) -> Value {
+        let start = Instant::now();
+        loop {
+            let el = self.find(css).await;
+            let path = format!("/element/{el}/{what}");
+            match self.try_cmd(method.clone(), &path, &body).await {
+                Ok(value) => return value,
+                Err(e) if e["error"] == "stale element reference" => {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(20),
+                        "{css} kept going stale"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("WebDriver {path} ({css}) failed: {e}"),
+            }
+        }
     }
 
     async fn goto(&self, url: &str) {
@@ -157,36 +196,21 @@ impl Driver {
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let el = self.find(css).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{el}/value"),
-            json!({ "text": text }),
-        )
-        .await;
+        self.on_element(css, reqwest::Method::POST, "value", json!({ "text": text }))
+            .await;
     }
 
     async fn click(&self, css: &str) {
-        let el = self.find(css).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{el}/click"),
-            json!({}),
-        )
-        .await;
+        self.on_element(css, reqwest::Method::POST, "click", json!({}))
+            .await;
     }
 
     async fn text(&self, css: &str) -> String {
-        let el = self.find(css).await;
-        self.cmd(
-            reqwest::Method::GET,
-            &format!("/element/{el}/text"),
-            Value::Null,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+        self.on_element(css, reqwest::Method::GET, "text", Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     async fn page_text(&self) -> String {
@@ -271,9 +295,15 @@ async fn portal_flow_in_headless_chromium() {
     // Toggle a consent on, and see it on.
     let before = driver.text("#consent-panel-receipts").await;
     driver.click("#consent-panel-receipts").await;
-    driver.find("#consents").await;
-    let after = driver.text("#consent-panel-receipts").await;
-    assert_ne!(before, after, "the consent toggle changes state");
+    // The toggle is a form post; wait for the new page rather than racing it.
+    let start = Instant::now();
+    while driver.text("#consent-panel-receipts").await == before {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the consent toggle never changed state from {before:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // The access log shows the consent change and the sign-up.
     let log = driver.wait_for_text("#access-log", "granted consent").await;
