@@ -12,7 +12,8 @@ use seuil_proto::{Grant, GrantBody, Permissions, key_hash};
 pub const CAMERA_LIVE_MS: i64 = 3_000;
 
 /// What the customer said about letting couriers in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Approval {
     /// Nothing yet, or declined.
     None,

@@ -1,6 +1,8 @@
 //! In-home delivery: the domain of a courier's visit, from the grant that opens the door to
 //! the footage that proves what happened, and the alarms in between. Knows nothing of HTTP.
 //!
+//! - [`home`]: the lock and camera a customer paired, and their standing approval;
+//! - [`deliveries`]: each delivery from the operator's order to the lock's relock report;
 //! - [`grants`]: when a grant may be issued, and signing it;
 //! - [`visit`]: the visit's steps and its recording window;
 //! - [`camera`]: the camera's signed segments, verified and sealed under the customer's key;
@@ -9,6 +11,8 @@
 
 pub mod alarms;
 pub mod camera;
+pub mod deliveries;
 pub mod footage;
 pub mod grants;
+pub mod home;
 pub mod visit;

@@ -7,7 +7,7 @@ mod common;
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use seuil_delivery::alarms::{Alarm, Watchdog};
-use seuil_delivery::camera::{PairedCamera, ingest};
+use seuil_delivery::camera::{Keep, PairedCamera, ingest};
 use seuil_delivery::grants::{Approval, GrantFor, Issuer, Refused, Request, may_issue};
 use seuil_delivery::visit::{Step, Visit};
 use seuil_lock::{Lock, LockConfig, LockState, Outcome, Refusal};
@@ -82,9 +82,11 @@ impl World {
         .sign(&self.camera_key);
         self.prev = seg.hash();
         self.counter += 1;
-        let got = ingest(&self.vault, &self.camera, &seg.encode(), footage)
-            .await
-            .unwrap();
+        let got = ingest(&self.vault, &self.camera, &seg.encode(), footage, &|_| {
+            Keep::Visit
+        })
+        .await
+        .unwrap();
         assert!(got.kept && got.flags.is_empty(), "{got:?}");
         got.newest_end
     }
@@ -158,8 +160,8 @@ async fn a_whole_delivery_and_a_jammed_camera() {
     // The camera is jammed: nothing more arrives. Within 3 s of its last footage the
     // customer is alarmed.
     let last = newest.unwrap();
-    assert!(watchdog.check(&visit, newest, last + 2_000).is_empty());
-    let alarms = watchdog.check(&visit, newest, last + 3_000);
+    assert!(watchdog.check(&visit, newest, last + 1_999).is_empty());
+    let alarms = watchdog.check(&visit, newest, last + 2_000);
     assert_eq!(alarms, vec![Alarm::CameraSilent { since: last }]);
 
     // While the camera is silent no new grant is issued, so the only way in is the one

@@ -5,7 +5,7 @@ mod common;
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use futures_util::StreamExt;
-use seuil_delivery::camera::{Flag, IngestError, PairedCamera, Rejection, ingest};
+use seuil_delivery::camera::{Flag, IngestError, Keep, PairedCamera, Rejection, ingest};
 use seuil_proto::{SegmentInfo, VisitTag};
 use seuil_vault::{Actor, Vault, VaultError};
 use sha2::{Digest, Sha256};
@@ -68,9 +68,11 @@ async fn genuine_segments_are_sealed_and_only_the_customer_reads_them_back() {
     let h = home().await;
     let segs = segments(&h.key, 5);
     for (i, (header, footage)) in segs.iter().enumerate() {
-        let got = ingest(&h.vault, &h.camera, header, footage.clone())
-            .await
-            .unwrap();
+        let got = ingest(&h.vault, &h.camera, header, footage.clone(), &|_| {
+            Keep::Visit
+        })
+        .await
+        .unwrap();
         assert_eq!(got.counter, i as u64);
         assert!(got.kept && got.flags.is_empty(), "{got:?}");
     }
@@ -108,12 +110,19 @@ async fn genuine_segments_are_sealed_and_only_the_customer_reads_them_back() {
 async fn bad_missing_late_and_repeated_segments_are_flagged_and_the_stream_goes_on() {
     let h = home().await;
     let segs = segments(&h.key, 6);
-    let put = |i: usize| ingest(&h.vault, &h.camera, &segs[i].0, segs[i].1.clone());
+    let put = |i: usize| {
+        ingest(&h.vault, &h.camera, &segs[i].0, segs[i].1.clone(), &|_| {
+            Keep::Visit
+        })
+    };
     put(0).await.unwrap();
     let forged = {
         let mut header = segs[1].0.clone();
         header[180] ^= 0x10;
-        ingest(&h.vault, &h.camera, &header, segs[1].1.clone()).await
+        ingest(&h.vault, &h.camera, &header, segs[1].1.clone(), &|_| {
+            Keep::Visit
+        })
+        .await
     };
     assert!(
         matches!(
@@ -122,7 +131,10 @@ async fn bad_missing_late_and_repeated_segments_are_flagged_and_the_stream_goes_
         ),
         "{forged:?}"
     );
-    let swapped = ingest(&h.vault, &h.camera, &segs[1].0, segs[2].1.clone()).await;
+    let swapped = ingest(&h.vault, &h.camera, &segs[1].0, segs[2].1.clone(), &|_| {
+        Keep::Visit
+    })
+    .await;
     assert!(matches!(
         swapped,
         Err(IngestError::Rejected(Rejection::ContentMismatch))
@@ -150,7 +162,10 @@ async fn without_the_customers_consent_the_camera_records_nothing() {
         .await
         .unwrap();
     let segs = segments(&h.key, 1);
-    let r = ingest(&h.vault, &h.camera, &segs[0].0, segs[0].1.clone()).await;
+    let r = ingest(&h.vault, &h.camera, &segs[0].0, segs[0].1.clone(), &|_| {
+        Keep::Visit
+    })
+    .await;
     assert!(
         matches!(
             r,

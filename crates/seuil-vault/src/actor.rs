@@ -9,6 +9,8 @@ pub enum Actor {
     Subject(String),
     /// A staff member of the operator.
     Operator(String),
+    /// A courier, on the deliveries assigned to them.
+    Courier(String),
     /// A registered device (lock, camera, scanner).
     Device(String),
     /// Seuil itself: the sweeper, the notifier, erasure.
@@ -30,6 +32,7 @@ impl fmt::Display for Actor {
         match self {
             Actor::Subject(id) => write!(f, "subject:{id}"),
             Actor::Operator(id) => write!(f, "operator:{id}"),
+            Actor::Courier(id) => write!(f, "courier:{id}"),
             Actor::Device(id) => write!(f, "device:{id}"),
             Actor::System(id) => write!(f, "system:{id}"),
         }

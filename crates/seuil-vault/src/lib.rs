@@ -128,6 +128,24 @@ impl Vault {
         })
     }
 
+    /// A 32-byte secret of a Seuil service (a signing key seed), wrapped under the KEK like
+    /// every data key and created on first use. `name` must start with `_system.`.
+    pub async fn service_secret(&self, name: &str) -> Result<Zeroizing<[u8; 32]>> {
+        if !name.starts_with("_system.")
+            || name == keys::AUDIT_LOG_KEY
+            || name == keys::BLIND_INDEX_KEY
+        {
+            return Err(VaultError::invalid(
+                "service secret name",
+                format!("{name} is not a service secret"),
+            ));
+        }
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut *self.rng(), &mut seed);
+        let mut rng = StdRng::from_seed(seed);
+        self.keys().system_secret(name, self.now(), &mut rng).await
+    }
+
     pub fn store(&self) -> &DynStore {
         &self.store
     }

@@ -63,6 +63,11 @@ impl Purposes {
                 "Recording and showing in-home delivery footage",
             ),
             (
+                "delivery.dispute",
+                Contract,
+                "Reviewing a visit's footage in a dispute you opened",
+            ),
+            (
                 "palm.identify",
                 Consent,
                 "Identifying you by your palm at a gate or till",

@@ -44,6 +44,16 @@ impl PairedCamera {
     }
 }
 
+/// How long a segment's footage is kept, decided from its start time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// It belongs to a visit: the footage retention rule applies (72 hours).
+    Visit,
+    /// No visit yet: kept only until then, in case a visit starts and claims it (recording
+    /// begins 30 s before the unlock, which nobody knows in advance).
+    Until(i64),
+}
+
 /// What became of a genuine segment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ingested {
@@ -74,6 +84,7 @@ pub async fn ingest(
     camera: &PairedCamera,
     header: &[u8],
     footage: Bytes,
+    keep_for: &(dyn Fn(i64) -> Keep + Sync),
 ) -> Result<Ingested, IngestError> {
     let mut attempt = 0;
     loop {
@@ -84,7 +95,19 @@ pub async fn ingest(
             .map_err(IngestError::Rejected)?;
         let info = segment.info;
         if verdict.keep {
-            keep(vault, camera, &segment, &verdict.flags, footage.clone()).await?;
+            let keep_until = match keep_for(info.start) {
+                Keep::Visit => None,
+                Keep::Until(t) => Some(t),
+            };
+            keep(
+                vault,
+                camera,
+                &segment,
+                &verdict.flags,
+                footage.clone(),
+                keep_until,
+            )
+            .await?;
         }
         match save(vault, camera, &state, version).await {
             Ok(()) => {
@@ -160,6 +183,7 @@ async fn keep(
     segment: &seuil_proto::Segment,
     flags: &[Flag],
     footage: Bytes,
+    keep_until: Option<i64>,
 ) -> Result<(), VaultError> {
     let info = &segment.info;
     let id = segment_id(&camera.id, info.counter);
@@ -195,7 +219,14 @@ async fn keep(
     };
     match vault.seal(&camera.actor(), PURPOSE, w).await {
         // Kept already by an attempt that lost the race to save the stream.
-        Err(VaultError::Store(StoreError::Conflict { .. })) => Ok(()),
-        other => other,
+        Err(VaultError::Store(StoreError::Conflict { .. })) | Ok(()) => {}
+        Err(e) => return Err(e),
     }
+    if let Some(until) = keep_until {
+        vault
+            .store()
+            .set_retention(FOOTAGE, &id, Some(until))
+            .await?;
+    }
+    Ok(())
 }

@@ -3,5 +3,7 @@
 pub mod ingest;
 pub mod stream;
 
-pub use ingest::{IngestError, Ingested, PairedCamera, ingest};
+pub use ingest::{
+    FOOTAGE, IngestError, Ingested, Keep, PURPOSE, PairedCamera, STREAM, ingest, segment_id,
+};
 pub use stream::{Flag, Rejection, StreamState, Verdict};

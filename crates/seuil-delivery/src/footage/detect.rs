@@ -14,9 +14,9 @@
 //!   than in place (a person standing in the room, a door left open).
 
 use super::features::{FINE, FINE_H, FINE_W, Features, GRID, grid_distance};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Freeze,
@@ -36,7 +36,7 @@ impl Kind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub kind: Kind,
     pub start_s: f64,

@@ -218,6 +218,7 @@ fn who(actor: &Option<Actor>, me: &str) -> String {
         Some(Actor::Subject(s)) if s == me => "You".into(),
         Some(Actor::Subject(s)) => format!("Person {s}"),
         Some(Actor::Operator(id)) => format!("Operator staff {id}"),
+        Some(Actor::Courier(id)) => format!("Courier {id}"),
         Some(Actor::Device(id)) => format!("Device {id}"),
         Some(Actor::System(task)) => match task.as_str() {
             "auth" => "Seuil sign-in".into(),

@@ -176,7 +176,7 @@ async fn ingestion(
     segment_bytes: usize,
 ) -> anyhow::Result<f64> {
     use rand::RngCore;
-    use seuil_delivery::camera::{PairedCamera, ingest};
+    use seuil_delivery::camera::{Keep, PairedCamera, ingest};
     use seuil_proto::SegmentInfo;
     use seuil_store::{DynStore, LocalBlobs, SqliteStore};
     use seuil_vault::{Actor, FileKek, Vault, VaultConfig};
@@ -244,7 +244,7 @@ async fn ingestion(
         let vault = vault.clone();
         tasks.spawn(async move {
             for (header, footage) in sent {
-                let got = ingest(&vault, &camera, &header, footage).await?;
+                let got = ingest(&vault, &camera, &header, footage, &|_| Keep::Visit).await?;
                 anyhow::ensure!(
                     got.kept && got.flags.is_empty(),
                     "a clean segment was flagged: {got:?}"
