@@ -134,6 +134,9 @@ pub enum DeliveryError {
     Step(#[from] StepError),
     #[error("{0}")]
     Invalid(String),
+    /// The request does not fit the delivery's current state.
+    #[error("{0}")]
+    Conflict(String),
     #[error("unreadable delivery data: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -329,7 +332,7 @@ pub async fn approve(
     let actor = Actor::Subject(customer.into());
     let (d, ()) = modify(vault, &actor, id, |d| {
         if d.visit.step != Step::Scheduled {
-            return Err(DeliveryError::Invalid(format!(
+            return Err(DeliveryError::Conflict(format!(
                 "the visit is already {}; approval can only change before the courier arrives",
                 d.visit.step.as_str()
             )));
@@ -359,9 +362,14 @@ pub async fn arrive(vault: &Vault, courier: &str, id: &str) -> Result<Delivery, 
 /// When the camera's newest verified footage ended, read from the stream's index alone (no
 /// footage is opened, so the check costs nothing in the customer's access log).
 pub async fn camera_newest_end(vault: &Vault, home: &Home) -> Result<Option<i64>, DeliveryError> {
+    stream_newest_end(vault, &home.camera_stream()).await
+}
+
+/// [`camera_newest_end`] by the camera's stream id.
+pub async fn stream_newest_end(vault: &Vault, stream: &str) -> Result<Option<i64>, DeliveryError> {
     let q = Query {
         kind: STREAM.into(),
-        scope: Some(home.camera_stream()),
+        scope: Some(stream.into()),
         limit: Some(1),
         ..Query::default()
     };
@@ -413,7 +421,7 @@ pub async fn issue_grant(
             now,
         })?;
         if d.visit.step != Step::Arrived {
-            return Err(DeliveryError::Invalid(format!(
+            return Err(DeliveryError::Conflict(format!(
                 "a grant is issued at the door: the visit is {}, not arrived",
                 d.visit.step.as_str()
             )));

@@ -25,6 +25,7 @@ pub mod portal;
 mod problem;
 pub mod routes;
 mod state;
+pub mod watch;
 
 pub use auth::{Access, Role};
 pub use config::ServerConfig;

@@ -114,6 +114,10 @@ fn operation(r: &RouteSpec) -> Value {
             200,
             json!({ "description": "Server-Sent Events: `event: <type>`, `data: {id, type, created_at, data}`", "content": { "text/event-stream": { "schema": { "type": "string" } } } }),
         ),
+        Reply::Image => (
+            200,
+            json!({ "description": "a greyscale BMP picture", "content": { "image/bmp": { "schema": { "type": "string", "format": "binary" } } } }),
+        ),
         Reply::Text => (
             200,
             json!({ "description": "Prometheus text format", "content": { "text/plain": { "schema": { "type": "string" } } } }),
@@ -213,7 +217,77 @@ fn array_of(schema: &str) -> Value {
 
 const S: &str = "string";
 
+/// The delivery routes' schemas (apart: the macro's recursion limit).
+fn delivery_schemas() -> Map<String, Value> {
+    let str_ = json!({ "type": S });
+    let int = json!({ "type": "integer" });
+    let ms = json!({ "type": "integer", "description": "Unix time in milliseconds" });
+    let bool_ = json!({ "type": "boolean" });
+    let places = json!({ "type": "array", "minItems": 1, "items": { "enum": ["door", "garage", "fridge"] } });
+    let out = json!({
+        "HomeRequest": request(&["lock_device", "camera_device"],
+            json!({ "lock_device": str_, "camera_device": str_, "relock_within_s": { "type": "integer", "minimum": 30, "maximum": 3600 } }),
+            json!({ "lock_device": "dev_lock", "camera_device": "dev_camera", "relock_within_s": 300 })),
+        "ApprovalRequest": request(&["approved"], json!({ "approved": bool_ }), json!({ "approved": true })),
+        "DeliveryRequest": request(&["customer_email", "order", "window_start", "window_end", "places"],
+            json!({ "customer_email": { "type": S, "format": "email" }, "courier_email": { "type": S, "format": "email" },
+                    "order": str_, "window_start": ms, "window_end": ms, "places": places }),
+            json!({ "customer_email": "ada@example.com", "courier_email": "cole@example.com", "order": "2 bags of groceries",
+                    "window_start": 1_800_000_000_000i64, "window_end": 1_800_003_600_000i64, "places": ["door"] })),
+        "GrantRequest": request(&["courier_key"],
+            json!({ "courier_key": { "type": S, "contentEncoding": "base64", "description": "the courier app's 32-byte Ed25519 key for this delivery" } }),
+            json!({ "courier_key": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=" })),
+        "LockSyncRequest": request(&["events"],
+            json!({ "events": { "type": "array", "maxItems": 256, "items": { "type": "object", "required": ["event", "grant_id", "at"],
+                "properties": { "event": { "enum": ["unlocked", "relocked"] }, "grant_id": hex32(), "at": ms } } } }),
+            json!({ "events": [] })),
+        "Home": obj(&["lock_device", "lock_id", "camera_device", "camera_id", "relock_within_s", "epoch", "standing_approval"], json!({
+            "lock_device": str_, "lock_id": str_, "camera_device": str_, "camera_id": str_, "relock_within_s": int, "epoch": int,
+            "standing_approval": bool_, "standing_since": { "type": ["integer", "null"] },
+        })),
+        "Delivery": obj(&["id", "order", "window", "places", "approval", "visit", "alarms", "tamper", "clip"], json!({
+            "id": str_, "order": str_, "window": { "type": "object", "properties": { "start": ms, "end": ms } }, "places": places,
+            "approval": { "enum": ["none", "this_order", "standing"] }, "courier_assigned": bool_,
+            "visit": { "type": "object", "description": "step (scheduled, arrived, unlocked, inside, relocked, done, aborted) and its times" },
+            "alarms": { "type": "array", "items": { "type": "object", "description": "`alarm`: camera_silent, not_relocked, unlock_outside_visit or tampering; `at`" } },
+            "tamper": { "type": "array", "items": { "type": "object", "properties": { "kind": str_, "start_s": { "type": "number" }, "end_s": { "type": "number" } } } },
+            "clip": { "type": "object" },
+        })),
+        "DeliveryList": obj(&["deliveries"], json!({ "deliveries": array_of("Delivery") })),
+        "DeliveryCreated": obj(&["id", "step"], json!({ "id": str_, "step": str_ })),
+        "CourierDelivery": obj(&["id", "order", "window", "places", "step", "grant_issued"], json!({
+            "id": str_, "order": str_, "window": { "type": "object" }, "places": places, "step": str_, "grant_issued": bool_,
+        })),
+        "CourierDeliveryList": obj(&["deliveries"], json!({ "deliveries": array_of("CourierDelivery") })),
+        "GrantReply": obj(&["grant", "grant_id", "lock_id", "not_after"], json!({
+            "grant": { "type": S, "contentEncoding": "base64", "description": "seuil-proto `Grant`, at most 200 bytes" },
+            "grant_id": str_, "lock_id": str_, "not_after": ms,
+        })),
+        "LiveView": obj(&["live", "label"], json!({
+            "camera_device": str_, "live": bool_, "label": { "type": S, "description": "LIVE, or STALE since hh:mm:ss (UTC)" },
+            "newest_end": ms, "age_ms": int, "stale_since": { "type": ["integer", "null"] },
+        })),
+    });
+    match out {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn hex32() -> Value {
+    json!({ "type": S, "pattern": "^[0-9a-f]{32}$" })
+}
+
 fn schemas() -> Value {
+    let mut all = match core_schemas() {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    all.extend(delivery_schemas());
+    Value::Object(all)
+}
+
+fn core_schemas() -> Value {
     let str_ = json!({ "type": S });
     let int = json!({ "type": "integer" });
     let ms = json!({ "type": "integer", "description": "Unix time in milliseconds" });
@@ -298,6 +372,10 @@ fn schemas() -> Value {
         "DeviceList": obj(&["devices"], json!({ "devices": array_of("Device") })),
         "Heartbeat": obj(&["device", "owner_notified"], json!({ "device": str_, "owner_notified": { "type": "boolean" } })),
         "SegmentReceipt": segment_receipt(),
+        "LockSyncReply": obj(&["sync", "acknowledged", "issuer_key_id", "issuer_public_key", "camera_public_key", "lock_id"], json!({
+            "sync": { "type": S, "contentEncoding": "base64", "description": "seuil-proto `LockSync`: signed time and epoch floor" },
+            "acknowledged": int, "issuer_key_id": hex, "issuer_public_key": str_, "camera_public_key": str_, "lock_id": hex,
+        })),
         "Health": obj(&["status"], json!({ "status": { "const": "ok" } })),
         "OpenApi": { "type": "object", "description": "this document" },
     })

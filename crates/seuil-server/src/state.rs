@@ -26,6 +26,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Wakes the outbox worker when a message is queued.
     pub outbox_wake: Notify,
+    /// The delivery visits this instance watches for alarms.
+    pub watch: crate::watch::Watch,
 }
 
 pub type Shared = Arc<AppState>;
@@ -67,6 +69,7 @@ impl App {
             metrics: Metrics::default(),
             http,
             outbox_wake: Notify::new(),
+            watch: crate::watch::Watch::default(),
             vault,
             config,
         };
@@ -80,7 +83,8 @@ impl App {
         crate::routes::router(self.state.clone())
     }
 
-    /// Starts the outbox worker (webhook delivery) and the retention sweeper.
+    /// Starts the outbox worker (webhook delivery), the visit watchdog and the retention
+    /// sweeper.
     pub fn spawn_background(&self) -> Background {
         let worker = tokio::spawn(crate::notify::outbox_worker::run(self.state.clone()));
         let state = self.state.clone();
@@ -104,8 +108,9 @@ impl App {
                 }
             }
         });
+        let watchdog = tokio::spawn(crate::watch::run(self.state.clone()));
         Background {
-            handles: vec![worker, sweeper],
+            handles: vec![worker, watchdog, sweeper],
         }
     }
 

@@ -10,6 +10,7 @@ pub mod detect;
 pub mod features;
 pub mod mp4;
 pub mod segments;
+pub mod still;
 pub mod synthetic;
 
 pub use decode::{DecodeError, Luma, Picture};

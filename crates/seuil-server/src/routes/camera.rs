@@ -37,7 +37,17 @@ pub async fn segment(
         device: device.id.clone(),
         subject: device.owner.clone(),
     };
-    match ingest(&state.vault, &camera, &body[..SEGMENT_LEN], footage).await {
+    let stream = hex::encode(camera.id);
+    let keep_for = |start: i64| state.watch.keep_for(&stream, start);
+    match ingest(
+        &state.vault,
+        &camera,
+        &body[..SEGMENT_LEN],
+        footage,
+        &keep_for,
+    )
+    .await
+    {
         Ok(got) => {
             if !got.flags.is_empty() {
                 let data =

@@ -6,8 +6,10 @@
 pub mod account;
 pub mod audit;
 pub mod camera;
+pub mod deliveries;
 pub mod devices;
 pub mod events;
+pub mod live;
 pub mod ops;
 pub mod privacy;
 pub mod webhooks;
@@ -48,6 +50,8 @@ pub enum Reply {
     Tar,
     EventStream,
     Text,
+    /// A picture (`image/bmp`).
+    Image,
 }
 
 /// A query parameter: name, type (`integer`/`string`), description.
@@ -175,6 +179,29 @@ pub fn table() -> Vec<RouteSpec> {
         route(M::POST, "/api/device/heartbeat", Device, "devices", "deviceHeartbeat", "A signed device says it is alive", Json(200, "Heartbeat"), devices::heartbeat),
         route(M::POST, "/api/device/segments", Device, "devices", "cameraSegment", "A camera sends one signed segment of footage", Json(200, "SegmentReceipt"), camera::segment)
             .body(Body::Binary("the segment's signed header (seuil-proto `Segment`, 226 bytes), then its H.264 footage")),
+        route(M::POST, "/api/device/lock/sync", Device, "devices", "lockSync", "A lock reports its events and gets signed time, its epoch floor and the keys it trusts", Json(200, "LockSyncReply"), deliveries::lock_sync)
+            .body(Body::Json("LockSyncRequest")),
+        // ---- in-home delivery: the customer ------------------------------------------------
+        route(M::PUT, "/api/me/home", Customer, "delivery", "pairHome", "Pair your lock and camera (registered devices) for in-home delivery", Json(200, "Home"), deliveries::pair_home)
+            .body(Body::Json("HomeRequest")),
+        route(M::GET, "/api/me/home", Customer, "delivery", "getHome", "Your paired lock and camera", Json(200, "Home"), deliveries::get_home),
+        route(M::PUT, "/api/me/home/standing-approval", Customer, "delivery", "setStandingApproval", "Approve in-home delivery for every order until withdrawn, or withdraw", Json(200, "Home"), deliveries::standing_approval)
+            .body(Body::Json("ApprovalRequest")),
+        route(M::POST, "/api/me/home/revoke-grants", Customer, "delivery", "revokeGrants", "Revoke every grant issued for your lock (at its next sync)", Json(200, "Home"), deliveries::revoke_grants),
+        route(M::GET, "/api/me/deliveries", Customer, "delivery", "listMyDeliveries", "Your deliveries, with visits, alarms and tamper events", Json(200, "DeliveryList"), deliveries::my_deliveries),
+        route(M::GET, "/api/me/deliveries/{id}", Customer, "delivery", "getMyDelivery", "One of your deliveries", Json(200, "Delivery"), deliveries::my_delivery),
+        route(M::PUT, "/api/me/deliveries/{id}/approval", Customer, "delivery", "approveDelivery", "Approve or decline in-home delivery for this order", Json(200, "Delivery"), deliveries::approve)
+            .body(Body::Json("ApprovalRequest")),
+        route(M::GET, "/api/me/live", Customer, "delivery", "getLiveView", "Your camera's newest verified footage: LIVE, or STALE since when", Json(200, "LiveView"), live::live),
+        route(M::GET, "/api/me/live/frame", Customer, "delivery", "getLiveFrame", "The newest verified picture of your camera", Image, live::frame),
+        // ---- in-home delivery: operator and courier ----------------------------------------
+        route(M::POST, "/api/ops/deliveries", Operator, "delivery", "createDelivery", "Create a delivery for a customer, with its window and courier", Json(201, "DeliveryCreated"), deliveries::create_delivery)
+            .body(Body::Json("DeliveryRequest")),
+        route(M::GET, "/api/courier/deliveries", Courier, "delivery", "listCourierDeliveries", "The deliveries assigned to you", Json(200, "CourierDeliveryList"), deliveries::courier_deliveries),
+        route(M::POST, "/api/courier/deliveries/{id}/arrive", Courier, "delivery", "arrive", "You are at the door", Json(200, "CourierDelivery"), deliveries::arrive),
+        route(M::POST, "/api/courier/deliveries/{id}/grant", Courier, "delivery", "getGrant", "Get the one-time grant for the lock (only while every condition holds)", Json(200, "GrantReply"), deliveries::grant)
+            .body(Body::Json("GrantRequest")),
+        route(M::POST, "/api/courier/deliveries/{id}/relock", Courier, "delivery", "reportRelock", "You locked the door again", Json(200, "CourierDelivery"), deliveries::relock),
         // ---- ops -------------------------------------------------------------------------
         route(M::GET, "/api/openapi.json", Public, "ops", "getOpenApi", "This document", Json(200, "OpenApi"), ops::openapi),
         route(M::GET, "/healthz", Public, "ops", "health", "Liveness and store check", Json(200, "Health"), ops::healthz),

@@ -13,15 +13,15 @@ use sha2::{Digest, Sha256};
 const PATH: &str = "/api/device/segments";
 
 /// A camera's side: its key, its device id, and its chain.
-struct Cam {
-    key: SigningKey,
-    device: String,
-    prev: [u8; 32],
+pub struct Cam {
+    pub key: SigningKey,
+    pub device: String,
+    pub prev: [u8; 32],
 }
 
 impl Cam {
     /// The body of segment `counter`: its signed header, then the footage.
-    fn segment(&mut self, counter: u64, start: i64) -> Vec<u8> {
+    pub fn segment(&mut self, counter: u64, start: i64) -> Vec<u8> {
         let footage = format!("footage {counter} ").repeat(200).into_bytes();
         let seg = SegmentInfo {
             camera_id: camera_id(self.key.verifying_key().as_bytes()),
@@ -38,7 +38,7 @@ impl Cam {
     }
 }
 
-async fn send(env: &Env, cam: &Cam, body: Vec<u8>, ts: i64) -> Resp {
+pub async fn send(env: &Env, cam: &Cam, body: Vec<u8>, ts: i64) -> Resp {
     let msg = format!("POST\n{PATH}\n{ts}\n{}", hex::encode(Sha256::digest(&body)));
     let sig =
         base64::engine::general_purpose::STANDARD.encode(cam.key.sign(msg.as_bytes()).to_bytes());
@@ -51,7 +51,7 @@ async fn send(env: &Env, cam: &Cam, body: Vec<u8>, ts: i64) -> Resp {
         .await
 }
 
-async fn paired(env: &Env, u: &User, seed: u8, kind: &str) -> Cam {
+pub async fn paired(env: &Env, u: &User, seed: u8, kind: &str) -> Cam {
     let (key, pk) = device_key(seed);
     let r = env
         .json(

@@ -5,6 +5,7 @@ mod bad_input;
 mod browser_verify;
 mod camera;
 mod common;
+mod delivery;
 mod flows;
 mod portal;
 mod webhooks;

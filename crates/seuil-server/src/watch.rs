@@ -1,0 +1,158 @@
+//! The visits this instance is watching, and the ticker that raises their alarms.
+//!
+//! A visit is watched from the courier's arrival until 30 s after the relock: while the door
+//! is open, a camera silent for 2 s or a door left unlocked too long raises an alarm at once
+//! (recorded on the delivery, pushed to the customer's event streams and webhooks). The
+//! camera's liveness is read from the stream's index in the store, so it holds whichever
+//! instance took the camera's segments. Which footage belongs to a visit is decided here
+//! too: outside every visit, a segment is only kept as a 30 s buffer.
+
+use crate::notify;
+use crate::state::AppState;
+use seuil_delivery::alarms::{Alarm, Watchdog};
+use seuil_delivery::camera::Keep;
+use seuil_delivery::deliveries::{self, Delivery};
+use seuil_delivery::home::{self, Home};
+use seuil_delivery::visit::{RECORDING_MARGIN_MS, Step, Visit};
+use seuil_vault::Actor;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often open visits are checked: a small part of the 1 s an alarm may take beyond the
+/// 2 s of silence.
+pub const TICK: Duration = Duration::from_millis(100);
+
+struct Watched {
+    customer: String,
+    camera_stream: String,
+    visit: Visit,
+    watchdog: Watchdog,
+}
+
+#[derive(Default)]
+pub struct Watch {
+    visits: Mutex<HashMap<String, Watched>>,
+}
+
+fn actor() -> Actor {
+    Actor::system("watchdog")
+}
+
+impl Watch {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Watched>> {
+        self.visits.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Follows a delivery's visit as it changes: watched from arrival, dropped once done.
+    pub fn track(&self, d: &Delivery, home: &Home) {
+        let mut visits = self.lock();
+        if d.visit.step == Step::Scheduled {
+            visits.remove(&d.id);
+            return;
+        }
+        let entry = visits.entry(d.id.clone()).or_insert_with(|| Watched {
+            customer: d.customer.clone(),
+            camera_stream: home.camera_stream(),
+            visit: d.visit.clone(),
+            watchdog: Watchdog::new(i64::from(home.relock_within_s) * 1_000),
+        });
+        entry.visit = d.visit.clone();
+    }
+
+    /// How long to keep a segment of `camera_stream` that starts at `start`.
+    pub fn keep_for(&self, camera_stream: &str, start: i64) -> Keep {
+        let visits = self.lock();
+        let in_visit = visits.values().any(|w| {
+            w.camera_stream == camera_stream
+                && (w.visit.may_record(start) || w.visit.step == Step::Arrived)
+        });
+        if in_visit {
+            Keep::Visit
+        } else {
+            Keep::Until(start + RECORDING_MARGIN_MS)
+        }
+    }
+
+    /// The ids of watched deliveries, for tests and metrics.
+    pub fn watched(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// Picks up the visits that were open when the server stopped.
+pub async fn resume(state: &AppState) {
+    for step in [Step::Arrived, Step::Unlocked, Step::Inside, Step::Relocked] {
+        let open = match deliveries::at_step(&state.vault, &actor(), step).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot resume watching visits");
+                return;
+            }
+        };
+        for d in open {
+            match home::load(&state.vault, &actor(), &d.customer).await {
+                Ok(Some((home, _))) => state.watch.track(&d, &home),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read a home to watch its visit"),
+            }
+        }
+    }
+}
+
+/// Checks every watched visit each [`TICK`].
+pub async fn run(state: Arc<AppState>) {
+    resume(&state).await;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = check(&state).await {
+            tracing::warn!(error = %e, "visit watchdog failed");
+        }
+    }
+}
+
+async fn check(state: &AppState) -> Result<(), deliveries::DeliveryError> {
+    let now = state.vault.now();
+    let cameras: Vec<(String, String)> = {
+        let mut visits = state.watch.lock();
+        visits.retain(|_, w| match w.visit.relocked_at.or(w.visit.ended_at) {
+            Some(end) if !w.visit.step.door_open() => now <= end + RECORDING_MARGIN_MS,
+            _ => !matches!(w.visit.step, Step::Done | Step::Aborted),
+        });
+        visits
+            .iter()
+            .filter(|(_, w)| w.visit.step.door_open())
+            .map(|(id, w)| (id.clone(), w.camera_stream.clone()))
+            .collect()
+    };
+    for (id, camera) in cameras {
+        let newest = deliveries::stream_newest_end(&state.vault, &camera).await?;
+        let (alarms, customer) = {
+            let mut visits = state.watch.lock();
+            let Some(w) = visits.get_mut(&id) else {
+                continue;
+            };
+            (w.watchdog.check(&w.visit, newest, now), w.customer.clone())
+        };
+        for alarm in alarms {
+            raise(state, Some(&id), &customer, alarm).await;
+        }
+    }
+    Ok(())
+}
+
+/// Records an alarm on its delivery (if any) and tells the customer at once.
+pub async fn raise(state: &AppState, delivery: Option<&str>, customer: &str, alarm: Alarm) {
+    tracing::info!(alarm = ?alarm, "delivery alarm");
+    let data = serde_json::json!({ "delivery": delivery, "alarm": alarm });
+    if let Err(e) = notify::notify(state, customer, "delivery.alarm", data).await {
+        tracing::warn!(error = ?e, "cannot notify a delivery alarm");
+    }
+    if let Some(id) = delivery
+        && let Err(e) = deliveries::record_alarm(&state.vault, &actor(), id, alarm).await
+    {
+        tracing::warn!(error = %e, "cannot record a delivery alarm");
+    }
+}

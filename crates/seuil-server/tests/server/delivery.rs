@@ -1,0 +1,319 @@
+//! A whole in-home delivery through the HTTP API, with the real lock code on the other side:
+//! pairing, the operator's order, approval, the courier at the door, the grant refused until
+//! the camera is live, the unlock decided offline by `seuil-lock`, the lock's reports; then
+//! the camera is jammed mid-visit: the customer is alarmed at once, the live view turns
+//! STALE, and the lock refuses a second entry.
+
+use crate::camera::{Cam, paired, send};
+use crate::common::*;
+use axum::http::{Method, StatusCode};
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use seuil_lock::{Lock, LockConfig, LockState, Outcome};
+use seuil_proto::{AttestationInfo, CourierProof, Grant, camera_id};
+use seuil_server::Role;
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use tower::ServiceExt;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+const SYNC: &str = "/api/device/lock/sync";
+
+async fn lock_sync(env: &Env, lock: &Cam, events: Value) -> Resp {
+    let body = serde_json::to_vec(&json!({ "events": events })).unwrap();
+    let ts = env.vault.now();
+    let msg = format!("POST\n{SYNC}\n{ts}\n{}", hex::encode(Sha256::digest(&body)));
+    let sig = B64.encode(lock.key.sign(msg.as_bytes()).to_bytes());
+    env.call(Method::POST, SYNC, &Auth::None)
+        .header("seuil-device", &lock.device)
+        .header("seuil-timestamp", &ts.to_string())
+        .header("seuil-signature", &sig)
+        .raw("application/json", body)
+        .send()
+        .await
+}
+
+/// The camera closes the second of footage that ended just now and sends it.
+async fn second_of_footage(env: &Env, cam: &mut Cam, counter: u64) -> i64 {
+    let now = env.vault.now();
+    let body = cam.segment(counter, now - 1_000);
+    let r = send(env, cam, body, now).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    now
+}
+
+fn b64_32(s: &Value) -> [u8; 32] {
+    B64.decode(s.as_str().unwrap()).unwrap().try_into().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_delivery_then_a_jammed_camera() {
+    let env = env().await;
+    let _background = env.app.spawn_background();
+    let customer = env.customer("dana").await;
+    let operator = env.account("otto", Role::Operator).await;
+    let courier = env.account("cleo", Role::Courier).await;
+    let other_courier = env.account("carl", Role::Courier).await;
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/consents/delivery.video",
+            &customer.auth,
+            json!({ "granted": true }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let lock_dev = paired(&env, &customer, 61, "lock").await;
+    let mut cam = paired(&env, &customer, 62, "camera").await;
+
+    // Pairing checks the devices are the customer's and of the right type.
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/home",
+            &customer.auth,
+            json!({ "lock_device": cam.device, "camera_device": lock_dev.device }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/home",
+            &customer.auth,
+            json!({ "lock_device": lock_dev.device, "camera_device": cam.device, "relock_within_s": 120 }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    // The operator books the delivery.
+    let now = env.vault.now();
+    let r = env
+        .json(
+            Method::POST,
+            "/api/ops/deliveries",
+            &operator.auth,
+            json!({ "customer_email": customer.email, "courier_email": courier.email,
+                    "order": "2 bags of groceries", "window_start": now - 60_000,
+                    "window_end": now + 3_600_000, "places": ["door"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+
+    // The courier sees it; another courier does not.
+    let mine = env
+        .get("/api/courier/deliveries", &courier.auth)
+        .await
+        .json();
+    assert_eq!(mine["deliveries"][0]["id"], id.as_str(), "{mine}");
+    let theirs = env
+        .get("/api/courier/deliveries", &other_courier.auth)
+        .await
+        .json();
+    assert_eq!(theirs["deliveries"], json!([]));
+    let arrive = format!("/api/courier/deliveries/{id}/arrive");
+    let r = env
+        .call(Method::POST, &arrive, &other_courier.auth)
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    let r = env.call(Method::POST, &arrive, &courier.auth).send().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["step"], "arrived");
+
+    // No grant before the customer approves, nor while the camera is not live.
+    let courier_key = SigningKey::from_bytes(&[77; 32]);
+    let ask = json!({ "courier_key": B64.encode(courier_key.verifying_key().as_bytes()) });
+    let grant_path = format!("/api/courier/deliveries/{id}/grant");
+    let r = env
+        .json(Method::POST, &grant_path, &courier.auth, ask.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(r.text().contains("not approved"), "{}", r.text());
+    let r = env
+        .json(
+            Method::PUT,
+            &format!("/api/me/deliveries/{id}/approval"),
+            &customer.auth,
+            json!({ "approved": true }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "approval is settled before arrival: {}",
+        r.text()
+    );
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/home/standing-approval",
+            &customer.auth,
+            json!({ "approved": true }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = env
+        .json(Method::POST, &grant_path, &courier.auth, ask.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.text().contains("camera is not live"), "{}", r.text());
+
+    let mut counter = 0;
+    second_of_footage(&env, &mut cam, counter).await;
+    counter += 1;
+    let r = env
+        .json(Method::POST, &grant_path, &courier.auth, ask.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let grant_bytes = B64.decode(r.json()["grant"].as_str().unwrap()).unwrap();
+    let grant = Grant::decode(&grant_bytes).unwrap();
+
+    // The lock learns the time and the keys it trusts from its sync.
+    let r = lock_sync(&env, &lock_dev, json!([])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let reply = r.json();
+    let mut lock_id = [0u8; 16];
+    hex::decode_to_slice(reply["lock_id"].as_str().unwrap(), &mut lock_id).unwrap();
+    assert_eq!(lock_id, camera_id(lock_dev.key.verifying_key().as_bytes()));
+    let mut issuer_id = [0u8; 8];
+    hex::decode_to_slice(reply["issuer_key_id"].as_str().unwrap(), &mut issuer_id).unwrap();
+    let config = LockConfig::new(lock_id, [9; 32])
+        .with_issuer(issuer_id, &b64_32(&reply["issuer_public_key"]))
+        .unwrap()
+        .with_camera(&b64_32(&reply["camera_public_key"]))
+        .unwrap();
+    let mut lock = Lock::new(config, LockState::default());
+    let sync = B64.decode(reply["sync"].as_str().unwrap()).unwrap();
+    let now = env.vault.now();
+    lock.sync(&sync, now).unwrap();
+
+    // At the door: the lock's challenge, the courier's proof, the camera's attestation.
+    let challenge = lock.challenge(now);
+    let proof = CourierProof::sign(&grant, &challenge, &courier_key).encode();
+    let attest = |challenge: [u8; 32], cam: &Cam| {
+        AttestationInfo {
+            camera_id: camera_id(cam.key.verifying_key().as_bytes()),
+            challenge,
+            at: env.vault.now(),
+            newest_counter: 0,
+            newest_hash: cam.prev,
+        }
+        .sign(&cam.key)
+        .encode()
+    };
+    let outcome = lock.try_unlock(&grant_bytes, &proof, Some(&attest(challenge, &cam)), now);
+    assert!(matches!(outcome, Outcome::Unlocked { .. }), "{outcome:?}");
+    let unlocked =
+        json!([{ "event": "unlocked", "grant_id": hex::encode(grant.body.grant_id), "at": now }]);
+    let r = lock_sync(&env, &lock_dev, unlocked).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let d = env
+        .get(&format!("/api/me/deliveries/{id}"), &customer.auth)
+        .await
+        .json();
+    assert_eq!(d["visit"]["step"], "unlocked", "{d}");
+
+    // The customer watches live.
+    second_of_footage(&env, &mut cam, counter).await;
+    let live = env.get("/api/me/live", &customer.auth).await.json();
+    assert_eq!(live["live"], true, "{live}");
+    assert_eq!(live["label"], "LIVE");
+
+    // The camera is jammed: nothing more arrives. The customer hears at once.
+    let res = env
+        .router
+        .clone()
+        .oneshot(
+            axum::http::Request::builder()
+                .uri("/api/me/events")
+                .header(
+                    "cookie",
+                    match &customer.auth {
+                        Auth::Cookie(c) => format!("seuil_session={c}"),
+                        _ => unreachable!(),
+                    },
+                )
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut events = res.into_body().into_data_stream();
+    let mut seen = String::new();
+    let alarmed = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(Ok(chunk)) = events.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("event: delivery.alarm") && seen.contains("camera_silent") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(alarmed, "no silent-camera alarm; the stream said {seen:?}");
+    let live = env.get("/api/me/live", &customer.auth).await.json();
+    assert_eq!(live["live"], false, "{live}");
+    assert!(
+        live["label"].as_str().unwrap().starts_with("STALE since "),
+        "{live}"
+    );
+
+    // A second entry: the grant was used up, and no new one is issued.
+    let now = env.vault.now();
+    let challenge = lock.challenge(now);
+    let proof = CourierProof::sign(&grant, &challenge, &courier_key).encode();
+    let again = lock.try_unlock(&grant_bytes, &proof, Some(&attest(challenge, &cam)), now);
+    assert!(matches!(again, Outcome::Refused(_)), "{again:?}");
+    let r = env
+        .json(Method::POST, &grant_path, &courier.auth, ask)
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.text());
+
+    // The courier and the lock report the relock; the visit is done, its alarm on record.
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/courier/deliveries/{id}/relock"),
+            &courier.auth,
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(lock.relock(env.vault.now()).is_some());
+    let relocked = json!([{ "event": "relocked", "grant_id": hex::encode(grant.body.grant_id), "at": env.vault.now() }]);
+    assert_eq!(
+        lock_sync(&env, &lock_dev, relocked).await.status,
+        StatusCode::OK
+    );
+    let d = env
+        .get(&format!("/api/me/deliveries/{id}"), &customer.auth)
+        .await
+        .json();
+    assert_eq!(d["visit"]["step"], "done", "{d}");
+    assert_eq!(d["alarms"][0]["alarm"], "camera_silent", "{d}");
+
+    // An unlock no visit accounts for alarms the customer too.
+    let stray =
+        json!([{ "event": "unlocked", "grant_id": "00".repeat(16), "at": env.vault.now() }]);
+    assert_eq!(
+        lock_sync(&env, &lock_dev, stray).await.status,
+        StatusCode::OK
+    );
+    let outside = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(chunk)) = events.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("unlock_outside_visit") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(outside, "no alarm for an unlock outside a visit");
+}
