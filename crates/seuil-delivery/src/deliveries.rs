@@ -475,7 +475,7 @@ pub enum LockEvent {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reported {
     /// The visit of this delivery moved on.
-    Visit(Delivery),
+    Visit(Box<Delivery>),
     /// An unlock no visit accounts for: an alarm for the customer.
     Alarm(Alarm),
     /// Already known (a lock reports its log again until the server acknowledges it).
@@ -541,7 +541,7 @@ pub async fn lock_reported(
     })
     .await?;
     Ok(if changed {
-        Reported::Visit(d)
+        Reported::Visit(Box::new(d))
     } else {
         Reported::Nothing
     })

@@ -122,6 +122,51 @@ enum Target {
     SelfScoped(String),
     /// Public by design (erasure certificates hold no personal data).
     Public(String),
+    /// A delivery of A's assigned to a courier: another courier must get 404.
+    Assigned(String),
+}
+
+/// A delivery to A's home (paired anew each time with fresh devices), with its courier.
+pub async fn delivery_for(env: &Env, a: &User) -> (String, User) {
+    static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(100);
+    let n = NEXT.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+    let mut devices = Vec::new();
+    for (seed, kind) in [(n, "lock"), (n + 1, "camera")] {
+        let (_, pk) = device_key(seed);
+        let r = env
+            .json(
+                Method::POST,
+                "/api/devices",
+                &a.auth,
+                json!({ "name": kind, "type": kind, "public_key": pk }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        devices.push(r.json()["id"].as_str().unwrap().to_owned());
+    }
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/home",
+            &a.auth,
+            json!({ "lock_device": devices[0], "camera_device": devices[1] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let operator = env.account(&format!("op{n}"), Role::Operator).await;
+    let courier = env.account(&format!("courier{n}"), Role::Courier).await;
+    let now = env.vault.now();
+    let r = env
+        .json(
+            Method::POST,
+            "/api/ops/deliveries",
+            &operator.auth,
+            json!({ "customer_email": a.email, "courier_email": courier.email, "order": "a parcel",
+                    "window_start": now, "window_end": now + 3_600_000, "places": ["door"] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    (r.json()["id"].as_str().unwrap().to_owned(), courier)
 }
 
 async fn target_for(env: &Env, a: &User, template: &str) -> Option<Target> {
@@ -151,6 +196,12 @@ async fn target_for(env: &Env, a: &User, template: &str) -> Option<Target> {
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
             Target::Owned(r.json()["id"].as_str().unwrap().to_owned())
         }
+        "/api/me/deliveries/{id}" | "/api/me/deliveries/{id}/approval" => {
+            Target::Owned(delivery_for(env, a).await.0)
+        }
+        "/api/courier/deliveries/{id}/arrive"
+        | "/api/courier/deliveries/{id}/grant"
+        | "/api/courier/deliveries/{id}/relock" => Target::Assigned(delivery_for(env, a).await.0),
         "/api/me/consents/{purpose}" | "/my-data/consents/{purpose}" => {
             Target::SelfScoped("marketing.email".into())
         }
@@ -301,6 +352,28 @@ async fn another_customers_objects_are_not_found_on_every_templated_path() {
                         "{} {path} as B: {}",
                         op.method,
                         r.text()
+                    );
+                }
+                Target::Assigned(id) => {
+                    let path = fill(template, id);
+                    static INTRUDERS: std::sync::atomic::AtomicU32 =
+                        std::sync::atomic::AtomicU32::new(0);
+                    let n = INTRUDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let intruder = env.account(&format!("intruder{n}"), Role::Courier).await;
+                    let r = call_op(&env, op, &path, &intruder.auth).await;
+                    assert_eq!(
+                        r.status,
+                        StatusCode::NOT_FOUND,
+                        "{} {path} as another courier: {}",
+                        op.method,
+                        r.text()
+                    );
+                    let r = call_op(&env, op, &path, &Auth::None).await;
+                    assert_eq!(
+                        r.status,
+                        StatusCode::UNAUTHORIZED,
+                        "{} {path} anonymous",
+                        op.method
                     );
                 }
                 Target::Public(id) => {
