@@ -134,6 +134,9 @@ pub enum DeliveryError {
     Step(#[from] StepError),
     #[error("{0}")]
     Invalid(String),
+    /// Not for this caller, though the delivery is theirs to see.
+    #[error("{0}")]
+    Forbidden(String),
     /// The request does not fit the delivery's current state.
     #[error("{0}")]
     Conflict(String),
@@ -540,6 +543,9 @@ pub async fn lock_reported(
         })
     })
     .await?;
+    if changed && let LockEvent::Unlocked { at, .. } = event {
+        crate::clips::claim_recording(vault, customer, at).await?;
+    }
     Ok(if changed {
         Reported::Visit(Box::new(d))
     } else {

@@ -6,11 +6,13 @@
 //! - [`grants`]: when a grant may be issued, and signing it;
 //! - [`visit`]: the visit's steps and its recording window;
 //! - [`camera`]: the camera's signed segments, verified and sealed under the customer's key;
+//! - [`clips`]: a visit's footage: claimed, shown, pinned, deleted, disputed, analysed;
 //! - [`alarms`]: a silent camera, a door left open, an unlock outside a visit, tampering;
 //! - [`footage`]: H.264 decoding and tamper analysis.
 
 pub mod alarms;
 pub mod camera;
+pub mod clips;
 pub mod deliveries;
 pub mod footage;
 pub mod grants;

@@ -114,9 +114,9 @@ fn operation(r: &RouteSpec) -> Value {
             200,
             json!({ "description": "Server-Sent Events: `event: <type>`, `data: {id, type, created_at, data}`", "content": { "text/event-stream": { "schema": { "type": "string" } } } }),
         ),
-        Reply::Image => (
+        Reply::Media(ctype) => (
             200,
-            json!({ "description": "a greyscale BMP picture", "content": { "image/bmp": { "schema": { "type": "string", "format": "binary" } } } }),
+            json!({ "description": "media", "content": { ctype: { "schema": { "type": "string", "format": "binary" } } } }),
         ),
         Reply::Text => (
             200,
@@ -228,6 +228,7 @@ fn delivery_schemas() -> Map<String, Value> {
         "HomeRequest": request(&["lock_device", "camera_device"],
             json!({ "lock_device": str_, "camera_device": str_, "relock_within_s": { "type": "integer", "minimum": 30, "maximum": 3600 } }),
             json!({ "lock_device": "dev_lock", "camera_device": "dev_camera", "relock_within_s": 300 })),
+        "PinRequest": request(&["pinned"], json!({ "pinned": bool_ }), json!({ "pinned": true })),
         "ApprovalRequest": request(&["approved"], json!({ "approved": bool_ }), json!({ "approved": true })),
         "DeliveryRequest": request(&["customer_email", "order", "window_start", "window_end", "places"],
             json!({ "customer_email": { "type": S, "format": "email" }, "courier_email": { "type": S, "format": "email" },

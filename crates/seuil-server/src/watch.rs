@@ -11,6 +11,7 @@ use crate::notify;
 use crate::state::AppState;
 use seuil_delivery::alarms::{Alarm, Watchdog};
 use seuil_delivery::camera::Keep;
+use seuil_delivery::clips;
 use seuil_delivery::deliveries::{self, Delivery};
 use seuil_delivery::home::{self, Home};
 use seuil_delivery::visit::{RECORDING_MARGIN_MS, Step, Visit};
@@ -63,10 +64,9 @@ impl Watch {
     /// How long to keep a segment of `camera_stream` that starts at `start`.
     pub fn keep_for(&self, camera_stream: &str, start: i64) -> Keep {
         let visits = self.lock();
-        let in_visit = visits.values().any(|w| {
-            w.camera_stream == camera_stream
-                && (w.visit.may_record(start) || w.visit.step == Step::Arrived)
-        });
+        let in_visit = visits
+            .values()
+            .any(|w| w.camera_stream == camera_stream && w.visit.may_record(start));
         if in_visit {
             Keep::Visit
         } else {
@@ -113,13 +113,20 @@ pub async fn run(state: Arc<AppState>) {
     }
 }
 
-async fn check(state: &AppState) -> Result<(), deliveries::DeliveryError> {
+async fn check(state: &Arc<AppState>) -> Result<(), deliveries::DeliveryError> {
     let now = state.vault.now();
+    let mut finished = Vec::new();
     let cameras: Vec<(String, String)> = {
         let mut visits = state.watch.lock();
-        visits.retain(|_, w| match w.visit.relocked_at.or(w.visit.ended_at) {
-            Some(end) if !w.visit.step.door_open() => now <= end + RECORDING_MARGIN_MS,
-            _ => !matches!(w.visit.step, Step::Done | Step::Aborted),
+        visits.retain(|id, w| {
+            let keep = match w.visit.relocked_at.or(w.visit.ended_at) {
+                Some(end) if !w.visit.step.door_open() => now <= end + RECORDING_MARGIN_MS,
+                _ => !matches!(w.visit.step, Step::Done | Step::Aborted),
+            };
+            if !keep && w.visit.unlocked_at.is_some() {
+                finished.push((id.clone(), w.customer.clone()));
+            }
+            keep
         });
         visits
             .iter()
@@ -127,6 +134,9 @@ async fn check(state: &AppState) -> Result<(), deliveries::DeliveryError> {
             .map(|(id, w)| (id.clone(), w.camera_stream.clone()))
             .collect()
     };
+    for (id, customer) in finished {
+        tokio::spawn(analyse(state.clone(), id, customer));
+    }
     for (id, camera) in cameras {
         let newest = deliveries::stream_newest_end(&state.vault, &camera).await?;
         let (alarms, customer) = {
@@ -141,6 +151,32 @@ async fn check(state: &AppState) -> Result<(), deliveries::DeliveryError> {
         }
     }
     Ok(())
+}
+
+/// Once the visit's recording is over, looks for tampering in its footage; each finding is
+/// an alarm.
+async fn analyse(state: Arc<AppState>, id: String, customer: String) {
+    let found = async {
+        let (h264, seconds) = clips::for_analysis(&state.vault, &id).await?;
+        let events = tokio::task::spawn_blocking(move || clips::find_tampering(&h264, seconds))
+            .await
+            .map_err(|e| deliveries::DeliveryError::Corrupt(e.to_string()))??;
+        clips::record_tampering(&state.vault, &id, &events).await?;
+        Ok::<_, deliveries::DeliveryError>(events)
+    };
+    match found.await {
+        Ok(events) => {
+            for e in events {
+                let alarm = Alarm::Tampering {
+                    kind: e.kind,
+                    start_s: e.start_s,
+                    end_s: e.end_s,
+                };
+                raise(&state, Some(&id), &customer, alarm).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "tamper analysis of a visit failed"),
+    }
 }
 
 /// Records an alarm on its delivery (if any) and tells the customer at once.

@@ -63,6 +63,17 @@ pub fn analyze_h264(data: &[u8], fps: f64) -> Result<Report, DecodeError> {
 }
 
 /// Whether `data` looks like a raw H.264 stream (it starts with a start code).
+/// The coded pictures in a raw H.264 stream: slices that start at macroblock 0.
+pub fn count_pictures(data: &[u8]) -> usize {
+    openh264::nal_units(data)
+        .filter(|nal| {
+            let header = nal.iter().position(|&b| b == 1).map_or(0, |i| i + 1);
+            matches!(nal.get(header).map(|k| k & 0x1f), Some(1 | 5))
+                && nal.get(header + 1).is_some_and(|b| b & 0x80 != 0)
+        })
+        .count()
+}
+
 pub fn is_annexb(data: &[u8]) -> bool {
     data.starts_with(&[0, 0, 0, 1]) || data.starts_with(&[0, 0, 1])
 }

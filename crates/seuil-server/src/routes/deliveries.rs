@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use seuil_delivery::clips;
 use seuil_delivery::deliveries::{
     self, Delivery, DeliveryError, LockEvent, NewDelivery, Place, Reported,
 };
@@ -43,6 +44,7 @@ impl From<DeliveryError> for Problem {
             DeliveryError::Step(e) => Problem::conflict(e.to_string()),
             DeliveryError::Invalid(why) => Problem::unprocessable(why),
             DeliveryError::Conflict(why) => Problem::conflict(why),
+            DeliveryError::Forbidden(why) => Problem::forbidden(why),
             DeliveryError::Corrupt(why) => Problem::internal(why),
             DeliveryError::Vault(e) => e.into(),
         }
@@ -460,4 +462,77 @@ pub async fn lock_sync(
         "camera_public_key": B64.encode(h.camera_key()),
         "lock_id": hex::encode(h.lock_id()),
     })))
+}
+
+// ---- a visit's footage -----------------------------------------------------------------------
+
+fn h264(clip: Vec<u8>) -> ApiResult<Response> {
+    if clip.is_empty() {
+        return Err(Problem::not_found(
+            "this visit has no footage (none recorded, or deleted)",
+        ));
+    }
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "video/h264"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"visit.h264\"",
+            ),
+        ],
+        clip,
+    )
+        .into_response())
+}
+
+pub async fn clip(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
+    h264(clips::customer_clip(&state.vault, &caller.subject, &id).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinRequest {
+    pub pinned: bool,
+}
+
+pub async fn pin_clip(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<PinRequest>,
+) -> ApiResult<Json<Value>> {
+    let d = clips::pin(&state.vault, &caller.subject, &id, req.pinned).await?;
+    Ok(Json(customer_view(&d)))
+}
+
+pub async fn delete_clip(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let d = clips::delete(&state.vault, &caller.subject, &id).await?;
+    Ok(Json(customer_view(&d)))
+}
+
+pub async fn dispute(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let d = clips::dispute(&state.vault, &caller.subject, &id).await?;
+    Ok(Json(customer_view(&d)))
+}
+
+/// An operator views a visit's footage: only inside a dispute the customer opened, and the
+/// customer sees each view in their access log.
+pub async fn operator_clip(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Response> {
+    h264(clips::operator_clip(&state.vault, &caller.subject, &id).await?)
 }

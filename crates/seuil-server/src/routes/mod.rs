@@ -50,8 +50,8 @@ pub enum Reply {
     Tar,
     EventStream,
     Text,
-    /// A picture (`image/bmp`).
-    Image,
+    /// Media of the given content type (a picture, footage).
+    Media(&'static str),
 }
 
 /// A query parameter: name, type (`integer`/`string`), description.
@@ -192,11 +192,17 @@ pub fn table() -> Vec<RouteSpec> {
         route(M::GET, "/api/me/deliveries/{id}", Customer, "delivery", "getMyDelivery", "One of your deliveries", Json(200, "Delivery"), deliveries::my_delivery),
         route(M::PUT, "/api/me/deliveries/{id}/approval", Customer, "delivery", "approveDelivery", "Approve or decline in-home delivery for this order", Json(200, "Delivery"), deliveries::approve)
             .body(Body::Json("ApprovalRequest")),
+        route(M::GET, "/api/me/deliveries/{id}/clip", Customer, "delivery", "getClip", "The visit's footage as raw H.264 (each read is in your access log)", Media("video/h264"), deliveries::clip),
+        route(M::DELETE, "/api/me/deliveries/{id}/clip", Customer, "delivery", "deleteClip", "Delete the visit's footage for good", Json(200, "Delivery"), deliveries::delete_clip),
+        route(M::PUT, "/api/me/deliveries/{id}/clip/pin", Customer, "delivery", "pinClip", "Keep the footage past 72 hours, or let it lapse", Json(200, "Delivery"), deliveries::pin_clip)
+            .body(Body::Json("PinRequest")),
+        route(M::POST, "/api/me/deliveries/{id}/dispute", Customer, "delivery", "openDispute", "Dispute the visit: its footage is kept and an operator may view it", Json(200, "Delivery"), deliveries::dispute),
         route(M::GET, "/api/me/live", Customer, "delivery", "getLiveView", "Your camera's newest verified footage: LIVE, or STALE since when", Json(200, "LiveView"), live::live),
-        route(M::GET, "/api/me/live/frame", Customer, "delivery", "getLiveFrame", "The newest verified picture of your camera", Image, live::frame),
+        route(M::GET, "/api/me/live/frame", Customer, "delivery", "getLiveFrame", "The newest verified picture of your camera", Media("image/bmp"), live::frame),
         // ---- in-home delivery: operator and courier ----------------------------------------
         route(M::POST, "/api/ops/deliveries", Operator, "delivery", "createDelivery", "Create a delivery for a customer, with its window and courier", Json(201, "DeliveryCreated"), deliveries::create_delivery)
             .body(Body::Json("DeliveryRequest")),
+        route(M::GET, "/api/ops/deliveries/{id}/clip", Operator, "delivery", "getDisputedClip", "A visit's footage, only inside a dispute the customer opened (audited)", Media("video/h264"), deliveries::operator_clip),
         route(M::GET, "/api/courier/deliveries", Courier, "delivery", "listCourierDeliveries", "The deliveries assigned to you", Json(200, "CourierDeliveryList"), deliveries::courier_deliveries),
         route(M::POST, "/api/courier/deliveries/{id}/arrive", Courier, "delivery", "arrive", "You are at the door", Json(200, "CourierDelivery"), deliveries::arrive),
         route(M::POST, "/api/courier/deliveries/{id}/grant", Courier, "delivery", "getGrant", "Get the one-time grant for the lock (only while every condition holds)", Json(200, "GrantReply"), deliveries::grant)

@@ -124,6 +124,8 @@ enum Target {
     Public(String),
     /// A delivery of A's assigned to a courier: another courier must get 404.
     Assigned(String),
+    /// A delivery of A's on a staff route: a customer is refused by role.
+    Staff(String),
 }
 
 /// A delivery to A's home (paired anew each time with fresh devices), with its courier.
@@ -196,9 +198,12 @@ async fn target_for(env: &Env, a: &User, template: &str) -> Option<Target> {
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
             Target::Owned(r.json()["id"].as_str().unwrap().to_owned())
         }
-        "/api/me/deliveries/{id}" | "/api/me/deliveries/{id}/approval" => {
-            Target::Owned(delivery_for(env, a).await.0)
-        }
+        "/api/ops/deliveries/{id}/clip" => Target::Staff(delivery_for(env, a).await.0),
+        "/api/me/deliveries/{id}"
+        | "/api/me/deliveries/{id}/approval"
+        | "/api/me/deliveries/{id}/clip"
+        | "/api/me/deliveries/{id}/clip/pin"
+        | "/api/me/deliveries/{id}/dispute" => Target::Owned(delivery_for(env, a).await.0),
         "/api/courier/deliveries/{id}/arrive"
         | "/api/courier/deliveries/{id}/grant"
         | "/api/courier/deliveries/{id}/relock" => Target::Assigned(delivery_for(env, a).await.0),
@@ -373,6 +378,16 @@ async fn another_customers_objects_are_not_found_on_every_templated_path() {
                         r.status,
                         StatusCode::UNAUTHORIZED,
                         "{} {path} anonymous",
+                        op.method
+                    );
+                }
+                Target::Staff(id) => {
+                    let path = fill(template, id);
+                    let r = call_op(&env, op, &path, &b.auth).await;
+                    assert_eq!(
+                        r.status,
+                        StatusCode::FORBIDDEN,
+                        "{} {path} as a customer",
                         op.method
                     );
                 }

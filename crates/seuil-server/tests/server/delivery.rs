@@ -297,6 +297,63 @@ async fn a_whole_delivery_then_a_jammed_camera() {
     assert_eq!(d["visit"]["step"], "done", "{d}");
     assert_eq!(d["alarms"][0]["alarm"], "camera_silent", "{d}");
 
+    // The footage: the customer's to watch; an operator's only inside a dispute.
+    let clip_path = format!("/api/me/deliveries/{id}/clip");
+    let r = env.get(&clip_path, &customer.auth).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("video/h264"));
+    assert!(
+        r.body.starts_with(b"footage 0 "),
+        "the visit's footage, from 30 s before the unlock"
+    );
+    let ops_clip = format!("/api/ops/deliveries/{id}/clip");
+    let r = env.get(&ops_clip, &operator.auth).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/me/deliveries/{id}/dispute"),
+            &customer.auth,
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = env.get(&ops_clip, &operator.auth).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let log = env.get("/api/me/access-log", &customer.auth).await.json();
+    let operator_read = log["events"].as_array().unwrap().iter().any(|e| {
+        e["actor"]["type"] == "operator"
+            && e["purpose"] == "delivery.dispute"
+            && e["action"] == "open"
+    });
+    assert!(
+        operator_read,
+        "the operator's view is in the customer's access log"
+    );
+    let r = env
+        .json(
+            Method::PUT,
+            &format!("{clip_path}/pin"),
+            &customer.auth,
+            json!({ "pinned": false }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "a disputed clip stays kept: {}",
+        r.text()
+    );
+    let r = env
+        .call(Method::DELETE, &clip_path, &customer.auth)
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        env.get(&clip_path, &customer.auth).await.status,
+        StatusCode::NOT_FOUND
+    );
+
     // An unlock no visit accounts for alarms the customer too.
     let stray =
         json!([{ "event": "unlocked", "grant_id": "00".repeat(16), "at": env.vault.now() }]);
