@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod config;
+mod demo;
 mod eval;
 mod runtime;
 mod serve;

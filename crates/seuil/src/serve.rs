@@ -3,7 +3,7 @@
 use crate::{config::Config, runtime};
 use anyhow::Context;
 use clap::Args;
-use seuil_server::{App, Role, ServerConfig};
+use seuil_server::{App, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -17,8 +17,7 @@ pub struct ServeArgs {
     data_dir: Option<PathBuf>,
 }
 
-pub const DEMO_EMAIL: &str = "demo@seuil.example";
-pub const DEMO_PASSWORD: &str = "seuil-demo-password";
+use crate::demo::{DEMO_EMAIL, DEMO_PASSWORD};
 
 pub async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
@@ -38,7 +37,8 @@ pub async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::R
     let app = App::new(vault, server_config);
     let background = app.spawn_background();
     if demo {
-        seed_demo(&app).await?;
+        crate::demo::seed(&app).await?;
+        crate::demo::spawn_deliveries(url.clone(), config.data_dir.clone());
     }
     tracing::info!(%addr, store = app.vault().store().backend(), blobs = app.vault().blobs().backend(), "listening");
     println!("Seuil is listening on {url}");
@@ -53,19 +53,6 @@ pub async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::R
         .await?;
     background.abort();
     tracing::info!("stopped");
-    Ok(())
-}
-
-/// The demo customer; kept across restarts of the same data folder.
-async fn seed_demo(app: &App) -> anyhow::Result<()> {
-    match app
-        .create_account(DEMO_EMAIL, DEMO_PASSWORD, "Demo Customer", Role::Customer)
-        .await
-    {
-        Ok(subject) => tracing::info!(%subject, "seeded the demo customer"),
-        Err(problem) if problem.status.as_u16() == 409 => {}
-        Err(problem) => anyhow::bail!("cannot seed the demo customer: {problem}"),
-    }
     Ok(())
 }
 

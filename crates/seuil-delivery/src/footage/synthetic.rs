@@ -73,8 +73,119 @@ pub fn dark(width: u16, height: u16, frames: usize) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// A synthetic room for demos without footage of their own: a textured wall with sensor
+/// noise and someone crossing it now and then, never twice the same way (so it does not
+/// look like replayed footage). Made one second at a time, each a segment that starts with
+/// a key frame and its parameter sets, as a camera sends them.
+pub struct Room {
+    w: usize,
+    h: usize,
+    fps: u32,
+    encoder: Encoder,
+}
+
+impl Room {
+    pub fn new(width: u16, height: u16, fps: u32) -> Result<Room, String> {
+        let (w, h) = (usize::from(width) & !1, usize::from(height) & !1);
+        if w < 16 || h < 16 || fps == 0 {
+            return Err(format!(
+                "cannot encode a room of {width}x{height} at {fps} pictures a second"
+            ));
+        }
+        Ok(Room {
+            w,
+            h,
+            fps,
+            encoder: encoder()?,
+        })
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        (self.w as u16, self.h as u16)
+    }
+
+    /// Second `n` of the room.
+    pub fn second(&mut self, n: u32) -> Result<super::segments::ClipSegment, String> {
+        let (w, h, fps) = (self.w, self.h, self.fps as usize);
+        let mut h264 = Vec::new();
+        let mut noise = 0x9e37_79b9_u32 ^ n.wrapping_mul(0x85eb_ca6b);
+        self.encoder.force_intra_frame();
+        for i in 0..fps {
+            let t = n as usize * fps + i;
+            // One crossing every 6 s, each at its own height, size and speed.
+            let crossing = t / (6 * fps);
+            let mix = (crossing as u32).wrapping_mul(0x2c1b_3c6d).rotate_left(7);
+            let width = w / 10 + (mix as usize % (w / 8));
+            let top = h / 5 + (mix as usize >> 8) % (h / 3);
+            let frames = (3 + (mix as usize >> 16) % 3) * fps;
+            let along = t % (6 * fps);
+            let x0 = (along * (w + width)) / frames.max(1);
+            let mut yuv = vec![128u8; w * h * 3 / 2];
+            for y in 0..h {
+                for x in 0..w {
+                    noise ^= noise << 13;
+                    noise ^= noise >> 17;
+                    noise ^= noise << 5;
+                    let wall = 70 + ((x / 8 + y / 8) % 2) as u8 * 30 + (y * 60 / h) as u8;
+                    let person = along < frames && x + width >= x0 && x < x0 && y > top;
+                    let v = if person {
+                        150 + (mix >> 24) as u8 % 90
+                    } else {
+                        wall
+                    };
+                    // A real sensor's noise: enough to survive encoding, so a still room
+                    // still changes a little from picture to picture.
+                    yuv[y * w + x] = v.saturating_add((noise >> 27) as u8);
+                }
+            }
+            let picture = YUVBuffer::from_vec(yuv, w, h);
+            self.encoder
+                .encode(&picture)
+                .map_err(|e| e.to_string())?
+                .write_vec(&mut h264);
+        }
+        Ok(super::segments::ClipSegment {
+            start_ms: i64::from(n) * 1_000,
+            duration_ms: 1_000,
+            pictures: fps,
+            h264,
+        })
+    }
+}
+
+/// `seconds` of a [`Room`].
+pub fn room(
+    width: u16,
+    height: u16,
+    seconds: u32,
+    fps: u32,
+) -> Result<Vec<super::segments::ClipSegment>, String> {
+    let mut room = Room::new(width, height, fps)?;
+    (0..seconds).map(|n| room.second(n)).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_minute_of_the_room_shows_no_tampering() {
+        let room = super::room(160, 120, 60, 10).expect("encodes");
+        let stream: Vec<u8> = room.iter().flat_map(|s| s.h264.clone()).collect();
+        let report = crate::footage::analyze_h264(&stream, 10.0).expect("decodes");
+        assert_eq!(report.frames, 600);
+        assert!(report.events.is_empty(), "{:?}", report.events);
+    }
+
+    #[test]
+    fn every_second_of_the_room_decodes_on_its_own() {
+        let room = super::room(64, 48, 3, 5).expect("encodes");
+        assert_eq!(room.len(), 3);
+        for seg in &room {
+            let decoded =
+                crate::footage::decode::decode_annexb(&seg.h264, 5.0, |_| {}).expect("decodes");
+            assert_eq!(decoded.frames, 5, "segment at {} ms", seg.start_ms);
+        }
+    }
+
     #[test]
     fn a_held_picture_is_the_one_it_holds() {
         let dark = super::dark(64, 48, 3).expect("encodes");

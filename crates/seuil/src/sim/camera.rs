@@ -1,16 +1,28 @@
 //! `seuil sim camera`: a camera that streams a real clip to a Seuil server as signed segments,
 //! and can be made to freeze, go dark, replay old footage or fall silent.
+//!
+//! With `--link`, it also serves the home's local link (the radio between lock and camera,
+//! here HTTP on loopback): the lock asks it for a fresh attestation bound to its challenge,
+//! and while the visit is open every segment carries the grant id and that challenge.
 
 use super::attack::Attack;
+use super::device::{B64, DeviceClient, now_ms, read_key};
 use anyhow::{Context, bail};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
 use base64::Engine;
 use clap::Args;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
+use serde::Deserialize;
+use serde_json::{Value, json};
 use seuil_delivery::footage::segments::{self, ClipSegment};
 use seuil_delivery::footage::synthetic;
-use seuil_proto::{SegmentInfo, camera_id};
+use seuil_proto::{AttestationInfo, SegmentInfo, VisitTag, camera_id};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const PATH: &str = "/api/device/segments";
@@ -27,8 +39,15 @@ pub struct CameraArgs {
     #[arg(long)]
     key_file: PathBuf,
     /// The footage to stream: an MP4 file with H.264, cut at its key frames.
-    #[arg(long)]
-    video: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "synthetic",
+        conflicts_with = "synthetic"
+    )]
+    video: Option<PathBuf>,
+    /// Stream this many seconds of a synthetic room instead of a file.
+    #[arg(long, value_name = "SECONDS")]
+    synthetic: Option<u32>,
     /// Tamper with the stream: freeze@START+DUR, cover@START+DUR, replay@START+DUR or
     /// jam@START (seconds from the clip's start).
     #[arg(long)]
@@ -39,116 +58,303 @@ pub struct CameraArgs {
     /// Also write the footage as sent, one raw H.264 stream, to this file.
     #[arg(long)]
     save: Option<PathBuf>,
+    /// Serve the local link for the lock on this address, e.g. 127.0.0.1:7402.
+    #[arg(long, value_name = "ADDR")]
+    link: Option<String>,
+}
+
+/// The camera's live state, shared by its stream and its local link.
+pub struct Camera {
+    key: SigningKey,
+    id: [u8; 16],
+    /// The newest segment sent: counter and hash (what an attestation vouches for).
+    newest: Mutex<(u64, [u8; 32])>,
+    visit: Mutex<Option<VisitTag>>,
+    /// Jammed: nothing reaches the server, and the local link is down too.
+    pub jammed: AtomicBool,
+}
+
+impl Camera {
+    pub fn new(key: SigningKey) -> Arc<Camera> {
+        Arc::new(Camera {
+            id: camera_id(key.verifying_key().as_bytes()),
+            key,
+            newest: Mutex::new((0, [0; 32])),
+            visit: Mutex::new(None),
+            jammed: AtomicBool::new(false),
+        })
+    }
+
+    fn visit(&self) -> Option<VisitTag> {
+        *self.visit.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Where the footage comes from.
+pub enum Source {
+    File(PathBuf),
+    /// This many seconds of a synthetic room, made as they are sent.
+    Room(u32),
+}
+
+/// The footage being streamed: a clip cut at its key frames, or a room made second by
+/// second (so an hour of it costs nothing up front).
+enum Footage {
+    Clip(segments::Cut),
+    Room(synthetic::Room, u32),
+}
+
+impl Footage {
+    fn load(source: &Source) -> anyhow::Result<Footage> {
+        match source {
+            Source::File(path) => {
+                let data = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let cut = segments::cut(&data)
+                    .with_context(|| format!("cannot cut {}", path.display()))?;
+                if cut.segments.is_empty() {
+                    bail!("{} has no pictures", path.display());
+                }
+                Ok(Footage::Clip(cut))
+            }
+            Source::Room(seconds) => Ok(Footage::Room(
+                synthetic::Room::new(320, 240, 10).map_err(anyhow::Error::msg)?,
+                *seconds,
+            )),
+        }
+    }
+
+    fn segment(&mut self, i: usize) -> anyhow::Result<Option<ClipSegment>> {
+        match self {
+            Footage::Clip(cut) => Ok(cut.segments.get(i).cloned()),
+            Footage::Room(room, seconds) if i < *seconds as usize => {
+                Ok(Some(room.second(i as u32).map_err(anyhow::Error::msg)?))
+            }
+            Footage::Room(..) => Ok(None),
+        }
+    }
+}
+
+pub struct StreamOptions {
+    pub client: Option<DeviceClient>,
+    pub key_file: PathBuf,
+    pub attack: Option<Attack>,
+    pub fast: bool,
+    pub save: Option<PathBuf>,
+    /// Print each flagged segment (the command line does; the demo does not).
+    pub verbose: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub sent: u64,
+    pub kept: u64,
+    pub flagged: u64,
 }
 
 pub async fn run(args: CameraArgs) -> anyhow::Result<()> {
     let key = read_key(&args.key_file)?;
-    let data = tokio::fs::read(&args.video)
-        .await
-        .with_context(|| format!("cannot read {}", args.video.display()))?;
-    let cut =
-        segments::cut(&data).with_context(|| format!("cannot cut {}", args.video.display()))?;
-    if cut.segments.is_empty() {
-        bail!("{} has no pictures", args.video.display());
-    }
+    let source = match (&args.video, args.synthetic) {
+        (Some(path), _) => Source::File(path.clone()),
+        (None, Some(seconds)) => Source::Room(seconds),
+        (None, None) => bail!("give --video FILE or --synthetic SECONDS"),
+    };
     if args.server.is_none() && args.save.is_none() {
         bail!("give a --server to stream to, or --save FILE to write the footage, or both");
     }
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let url = args
-        .server
-        .as_deref()
-        .map(|s| format!("{}{PATH}", s.trim_end_matches('/')));
+    let client = match (&args.server, &args.device) {
+        (Some(server), Some(device)) => Some(DeviceClient::new(server, device, key.clone())?),
+        _ => None,
+    };
+    let camera = Camera::new(key);
+    if let Some(addr) = &args.link {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot serve the local link on {addr}"))?;
+        println!("local link on http://{}", listener.local_addr()?);
+        tokio::spawn(serve_link(camera.clone(), listener));
+    }
+    let options = StreamOptions {
+        client,
+        key_file: args.key_file,
+        attack: args.attack,
+        fast: args.fast,
+        save: args.save,
+        verbose: true,
+    };
+    let summary = stream(&camera, &source, options).await?;
+    if args.server.is_some() {
+        println!(
+            "sent {} segments: {} kept, {} flagged",
+            summary.sent, summary.kept, summary.flagged
+        );
+    }
+    Ok(())
+}
+
+/// Streams the source once, in real time unless `fast`, until it ends or the camera is jammed.
+pub async fn stream(
+    camera: &Camera,
+    source: &Source,
+    options: StreamOptions,
+) -> anyhow::Result<Summary> {
+    let mut footage_source = Footage::load(source)?;
+    if let (Footage::Room(..), Some(a)) = (&footage_source, options.attack)
+        && !matches!(a, Attack::Jam { .. })
+    {
+        bail!("a synthetic room can only be jammed; give --video FILE for {a:?}");
+    }
     let mut saved = Vec::new();
-    let id = camera_id(key.verifying_key().as_bytes());
     let clock_start = now_ms();
     let wall = Instant::now();
     // A camera never reuses a counter: it carries its chain on from its last run.
-    let chain_file = chain_path(&args.key_file);
+    let chain_file = chain_path(&options.key_file);
     let (first_counter, mut prev) = read_chain(&chain_file)?;
-    let (mut sent, mut kept, mut flagged) = (0u64, 0u64, 0u64);
+    let mut summary = Summary::default();
     let mut frozen: Option<Vec<u8>> = None;
-    for (i, seg) in cut.segments.iter().enumerate() {
+    for i in 0.. {
+        let Some(seg) = footage_source.segment(i)? else {
+            break;
+        };
         let t = seg.start_ms as f64 / 1000.0;
-        if matches!(args.attack, Some(a @ Attack::Jam { .. }) if a.covers(t)) {
+        if matches!(options.attack, Some(a @ Attack::Jam { .. }) if a.covers(t)) {
+            camera.jammed.store(true, Ordering::SeqCst);
+        }
+        if camera.jammed.load(Ordering::SeqCst) {
             println!("jammed at {t:.1} s: the camera sends nothing more");
             break;
         }
-        let footage = footage_for(
-            &args.attack,
-            &cut.segments,
-            i,
-            &mut frozen,
-            cut.width,
-            cut.height,
-        )?;
-        if args.save.is_some() {
+        let footage = match &footage_source {
+            Footage::Clip(cut) => footage_for(
+                &options.attack,
+                &cut.segments,
+                i,
+                &mut frozen,
+                cut.width,
+                cut.height,
+            )?,
+            Footage::Room(..) => seg.h264.clone(),
+        };
+        if options.save.is_some() {
             saved.extend_from_slice(&footage);
         }
-        let (Some(url), Some(device)) = (&url, &args.device) else {
+        let Some(client) = &options.client else {
             continue;
         };
-        if !args.fast {
+        if !options.fast {
             let due = Duration::from_millis(
                 u64::try_from(seg.start_ms + i64::from(seg.duration_ms)).unwrap_or(0),
             );
             if let Some(wait) = due.checked_sub(wall.elapsed()) {
                 tokio::time::sleep(wait).await;
             }
+            if camera.jammed.load(Ordering::SeqCst) {
+                println!("jammed at {t:.1} s: the camera sends nothing more");
+                break;
+            }
         }
+        let counter = first_counter + i as u64;
         let info = SegmentInfo {
-            camera_id: id,
-            counter: first_counter + i as u64,
+            camera_id: camera.id,
+            counter,
             start: clock_start + seg.start_ms,
             duration_ms: seg.duration_ms,
             prev_hash: prev,
             content_hash: Sha256::digest(&footage).into(),
-            visit: None,
+            visit: camera.visit(),
         }
-        .sign(&key);
+        .sign(&camera.key);
         prev = info.hash();
         let body = [info.encode().to_vec(), footage].concat();
-        let ts = now_ms();
-        let message = format!("POST\n{PATH}\n{ts}\n{}", hex::encode(Sha256::digest(&body)));
-        let signature = base64::engine::general_purpose::STANDARD
-            .encode(key.sign(message.as_bytes()).to_bytes());
-        let res = client
-            .post(url)
-            .header("seuil-device", device)
-            .header("seuil-timestamp", ts.to_string())
-            .header("seuil-signature", signature)
-            .header("content-type", "application/octet-stream")
-            .body(body)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {url}"))?;
-        let status = res.status();
-        let answer: serde_json::Value = res.json().await.unwrap_or_default();
-        sent += 1;
-        write_chain(&chain_file, first_counter + i as u64 + 1, &prev)?;
+        let (status, answer) = client.post(PATH, "application/octet-stream", body).await?;
+        summary.sent += 1;
+        write_chain(&chain_file, counter + 1, &prev)?;
+        *camera.newest.lock().unwrap_or_else(|p| p.into_inner()) = (counter, prev);
         if !status.is_success() {
             let detail = answer["detail"].as_str().unwrap_or("no detail");
             bail!("segment {i} at {t:.1} s was refused ({status}): {detail}");
         }
         if answer["kept"] == true {
-            kept += 1;
+            summary.kept += 1;
         }
         let flags = answer["flags"].as_array().map_or(0, Vec::len);
         if flags > 0 {
-            flagged += 1;
-            println!("segment {i} at {t:.1} s flagged: {}", answer["flags"]);
+            summary.flagged += 1;
+            if options.verbose {
+                println!("segment {i} at {t:.1} s flagged: {}", answer["flags"]);
+            }
         }
     }
-    if let Some(path) = &args.save {
+    if let Some(path) = &options.save {
         std::fs::write(path, &saved).with_context(|| format!("cannot write {}", path.display()))?;
         println!("saved {} bytes of H.264 to {}", saved.len(), path.display());
     }
-    if url.is_some() {
-        println!("sent {sent} segments: {kept} kept, {flagged} flagged");
+    Ok(summary)
+}
+
+// ---- the local link ------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct AttestRequest {
+    /// Hex of the lock's 32-byte challenge.
+    challenge: String,
+    /// Hex of the grant's 16-byte id: segments carry it while the visit is open.
+    grant_id: String,
+}
+
+/// Serves the lock's requests: `POST /attest` and `POST /visit/end`.
+pub async fn serve_link(camera: Arc<Camera>, listener: tokio::net::TcpListener) {
+    let app = axum::Router::new()
+        .route("/attest", axum::routing::post(attest))
+        .route("/visit/end", axum::routing::post(visit_end))
+        .with_state(camera);
+    if let Err(e) = axum::serve(listener, app).await {
+        eprintln!("the camera's local link stopped: {e}");
     }
-    Ok(())
+}
+
+async fn attest(
+    State(camera): State<Arc<Camera>>,
+    Json(req): Json<AttestRequest>,
+) -> (StatusCode, Json<Value>) {
+    if camera.jammed.load(Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "error": "the camera is jammed" })),
+        );
+    }
+    let mut challenge = [0u8; 32];
+    let mut grant_id = [0u8; 16];
+    if hex::decode_to_slice(&req.challenge, &mut challenge).is_err()
+        || hex::decode_to_slice(&req.grant_id, &mut grant_id).is_err()
+    {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": "challenge must be 64 hex digits and grant_id 32" })),
+        );
+    }
+    let (newest_counter, newest_hash) = *camera.newest.lock().unwrap_or_else(|p| p.into_inner());
+    let attestation = AttestationInfo {
+        camera_id: camera.id,
+        challenge,
+        at: now_ms(),
+        newest_counter,
+        newest_hash,
+    }
+    .sign(&camera.key);
+    *camera.visit.lock().unwrap_or_else(|p| p.into_inner()) = Some(VisitTag {
+        grant_id,
+        challenge,
+    });
+    (
+        StatusCode::OK,
+        Json(json!({ "attestation": B64.encode(attestation.encode()) })),
+    )
+}
+
+async fn visit_end(State(camera): State<Arc<Camera>>) -> StatusCode {
+    *camera.visit.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    StatusCode::NO_CONTENT
 }
 
 /// The H.264 the camera sends for segment `i`, attacked or not.
@@ -218,34 +424,4 @@ fn write_chain(path: &std::path::Path, next: u64, prev: &[u8; 32]) -> anyhow::Re
     std::fs::write(&tmp, format!("{next} {}\n", hex::encode(prev)))
         .and_then(|()| std::fs::rename(&tmp, path))
         .with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn read_key(path: &std::path::Path) -> anyhow::Result<SigningKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the key file {}", path.display()))?;
-    let mut seed = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut seed).with_context(|| {
-        format!(
-            "{} must hold a secret key as 64 hex digits (make one with `seuil sim keygen`)",
-            path.display()
-        )
-    })?;
-    Ok(SigningKey::from_bytes(&seed))
-}
-
-/// Writes a new camera key to `out` and returns the public key in base64, to register.
-pub fn keygen(out: &std::path::Path) -> anyhow::Result<String> {
-    use rand::RngCore;
-    let mut seed = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut seed);
-    let key = SigningKey::from_bytes(&seed);
-    seuil_vault::kek::write_new_secret(out, hex::encode(seed).as_bytes())
-        .with_context(|| format!("cannot create {} (it must not exist yet)", out.display()))?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(key.verifying_key().to_bytes()))
 }

@@ -1,7 +1,10 @@
 //! `seuil sim`: devices as real protocol peers of a running server, for tests and demos.
 
 mod attack;
-mod camera;
+pub mod camera;
+pub mod courier;
+pub mod device;
+pub mod lock;
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -10,6 +13,11 @@ use std::path::PathBuf;
 pub enum SimCommand {
     /// A camera streaming a real clip as signed segments, optionally tampered with.
     Camera(camera::CameraArgs),
+    /// A smart lock: syncs with the server, and opens for a courier's grant and proof only
+    /// with a fresh attestation from its camera.
+    Lock(lock::LockArgs),
+    /// A courier doing one delivery: arrive, get the grant, open the lock, relock.
+    Courier(courier::CourierArgs),
     /// Make a device key: writes the secret to a new file, prints the public key to register.
     Keygen(KeygenArgs),
 }
@@ -24,8 +32,10 @@ pub struct KeygenArgs {
 pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
     match cmd {
         SimCommand::Camera(args) => camera::run(args).await,
+        SimCommand::Lock(args) => lock::run(args).await,
+        SimCommand::Courier(args) => courier::run(args).await,
         SimCommand::Keygen(args) => {
-            println!("{}", camera::keygen(&args.out)?);
+            println!("{}", device::keygen(&args.out)?);
             Ok(())
         }
     }
