@@ -210,7 +210,10 @@ async fn report(customer: &Session, delivery: &str) -> anyhow::Result<()> {
         }
     }
     let live = customer.ok(Method::GET, "/api/me/live", None).await?;
-    println!("demo: the live view says {}", live["label"].as_str().unwrap_or("?"));
+    println!(
+        "demo: the live view says {}",
+        live["label"].as_str().unwrap_or("?")
+    );
     Ok(())
 }
 

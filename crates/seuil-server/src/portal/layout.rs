@@ -60,6 +60,14 @@ dl.cert { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1re
 dl.cert dt { font-weight: 600; }
 dl.cert dd { margin: 0; font-family: ui-monospace, monospace; word-break: break-all; }
 .actions { display: flex; gap: .75rem; flex-wrap: wrap; align-items: center; }
+.live { color: var(--accent); font-weight: 700; }
+.stale { color: var(--bad); font-weight: 700; }
+img#live-frame { max-width: 100%; height: auto; border: 3px solid var(--accent); border-radius: .4rem; }
+img#live-frame.stale { border-color: var(--bad); filter: grayscale(1) opacity(.5); }
+svg.timeline { width: 100%; height: 2rem; }
+article.visit { border-bottom: 1px solid var(--line); padding: .5rem 0 1rem; }
+article.visit h3 { margin: .5rem 0 .25rem; }
+select { font: inherit; padding: .4rem; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 "#;
 
@@ -68,10 +76,11 @@ fn csp() -> &'static str {
     CSP.get_or_init(|| {
         let hash = |s: &str| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(s.as_bytes()));
         format!(
-            "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}'; connect-src 'self'; \
+            "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}' 'sha256-{}'; connect-src 'self'; \
              img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             hash(CSS),
-            hash(super::script::VERIFY_JS)
+            hash(super::script::VERIFY_JS),
+            hash(super::deliveries::LIVE_JS)
         )
     })
 }
@@ -87,7 +96,7 @@ pub enum Nav<'a> {
 pub fn page(status: StatusCode, title: &str, nav: Nav<'_>, body: &str) -> Response {
     let nav_html = match nav {
         Nav::SignedIn(name) => format!(
-            r#"{}<a href="/my-data">My data</a>
+            r#"{}<a href="/deliveries">Deliveries</a><a href="/my-data">My data</a>
 <form method="post" action="/signout"><button class="secondary" id="signout-submit" type="submit">Sign out</button></form>"#,
             name.map(|n| format!(r#"<span class="muted">Signed in as {}</span>"#, esc(n)))
                 .unwrap_or_default()

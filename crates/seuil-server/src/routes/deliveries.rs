@@ -145,15 +145,20 @@ pub async fn pair_home(
     caller: Caller,
     ApiJson(req): ApiJson<HomeRequest>,
 ) -> ApiResult<Json<Value>> {
+    pair(&state, &caller, req).await.map(Json)
+}
+
+/// Pairs (or re-pairs) the caller's home; a new lock starts a new grant epoch.
+pub async fn pair(state: &AppState, caller: &Caller, req: HomeRequest) -> ApiResult<Value> {
     let relock = req.relock_within_s.unwrap_or(DEFAULT_RELOCK_WITHIN_S);
     if !(30..=3_600).contains(&relock) {
         return Err(Problem::unprocessable(
             "`relock_within_s` must be 30 to 3600 seconds",
         ));
     }
-    let lock_key = device_key(&state, &caller, &req.lock_device, "lock").await?;
-    let camera_key = device_key(&state, &caller, &req.camera_device, "camera").await?;
-    let actor = subject(&caller);
+    let lock_key = device_key(state, caller, &req.lock_device, "lock").await?;
+    let camera_key = device_key(state, caller, &req.camera_device, "camera").await?;
+    let actor = subject(caller);
     let existing = home::load(&state.vault, &actor, &caller.subject).await?;
     let (epoch, standing, version) = match &existing {
         // A new lock starts a new epoch: grants for the old one are revoked.
@@ -171,7 +176,7 @@ pub async fn pair_home(
         standing_approval: standing,
     };
     home::save(&state.vault, &actor, &caller.subject, &h, version).await?;
-    Ok(Json(home_view(&h)))
+    Ok(home_view(&h))
 }
 
 pub async fn get_home(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
@@ -213,17 +218,21 @@ pub async fn set_standing(state: &AppState, caller: &Caller, approved: bool) -> 
 
 /// Raises the lock's epoch: every grant issued so far stops working at the lock's next sync.
 pub async fn revoke_grants(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
-    let (mut h, version) = own_home(&state, &caller).await?;
+    revoke(&state, &caller).await.map(Json)
+}
+
+pub async fn revoke(state: &AppState, caller: &Caller) -> ApiResult<Value> {
+    let (mut h, version) = own_home(state, caller).await?;
     h.epoch += 1;
     home::save(
         &state.vault,
-        &subject(&caller),
+        &subject(caller),
         &caller.subject,
         &h,
         Some(version),
     )
     .await?;
-    Ok(Json(home_view(&h)))
+    Ok(home_view(&h))
 }
 
 // ---- the customer's deliveries -------------------------------------------------------------

@@ -228,6 +228,21 @@ pub fn table() -> Vec<RouteSpec> {
         route(M::GET, "/my-data/delete", SignedIn, "portal", "portalDeleteForm", "Confirm account deletion", Html, portal::pages::delete_form),
         route(M::POST, "/my-data/delete", SignedIn, "portal", "portalDelete", "Delete the account and show the erasure certificate", Html, portal::pages::delete)
             .body(Body::Form("DeleteForm")),
+        route(M::GET, "/deliveries", SignedIn, "portal", "portalDeliveries", "Lock and camera, live view, deliveries to approve, visit history", Html, portal::deliveries::show),
+        route(M::POST, "/deliveries/{id}/approval", SignedIn, "portal", "portalApproveDelivery", "Approve or decline letting the courier in", Redirect, portal::deliveries::approve)
+            .body(Body::Form("ApprovalForm")),
+        route(M::POST, "/deliveries/{id}/pin", SignedIn, "portal", "portalPinClip", "Keep a visit's footage past 72 hours, or let it lapse", Redirect, portal::deliveries::pin)
+            .body(Body::Form("PinForm")),
+        route(M::POST, "/deliveries/{id}/dispute", SignedIn, "portal", "portalDispute", "Open a dispute about a visit", Redirect, portal::deliveries::dispute)
+            .body(Body::Form("DisputeForm")),
+        route(M::POST, "/deliveries/{id}/delete-clip", SignedIn, "portal", "portalDeleteClip", "Delete a visit's footage", Redirect, portal::deliveries::delete_clip)
+            .body(Body::Form("DeleteForm")),
+        route(M::POST, "/home/pair", SignedIn, "portal", "portalPairHome", "Pair a lock and a camera", Redirect, portal::deliveries::pair)
+            .body(Body::Form("PairForm")),
+        route(M::POST, "/home/standing", SignedIn, "portal", "portalStandingApproval", "Give or withdraw the standing approval", Redirect, portal::deliveries::standing)
+            .body(Body::Form("ApprovalForm")),
+        route(M::POST, "/home/revoke", SignedIn, "portal", "portalRevokeGrants", "Revoke every grant for the lock", Redirect, portal::deliveries::revoke)
+            .body(Body::Form("RevokeForm")),
     ]
 }
 

@@ -297,6 +297,13 @@ async fn a_whole_delivery_then_a_jammed_camera() {
     assert_eq!(d["visit"]["step"], "done", "{d}");
     assert_eq!(d["alarms"][0]["alarm"], "camera_silent", "{d}");
 
+    // The portal shows the same: STALE, the alarm, the visit on its timeline.
+    let html = env.get("/deliveries", &customer.auth).await.text();
+    assert!(html.contains("STALE since "), "{html}");
+    assert!(html.contains("Camera silent since"), "{html}");
+    assert!(html.contains(&format!("id=\"visit-{id}\"")), "{html}");
+    assert!(html.contains("<svg class=\"timeline\""), "{html}");
+
     // The footage: the customer's to watch; an operator's only inside a dispute.
     let clip_path = format!("/api/me/deliveries/{id}/clip");
     let r = env.get(&clip_path, &customer.auth).await;

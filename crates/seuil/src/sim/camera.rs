@@ -101,7 +101,7 @@ pub enum Source {
 /// second (so an hour of it costs nothing up front).
 enum Footage {
     Clip(segments::Cut),
-    Room(synthetic::Room, u32),
+    Room(Box<synthetic::Room>, u32),
 }
 
 impl Footage {
@@ -118,7 +118,7 @@ impl Footage {
                 Ok(Footage::Clip(cut))
             }
             Source::Room(seconds) => Ok(Footage::Room(
-                synthetic::Room::new(320, 240, 10).map_err(anyhow::Error::msg)?,
+                Box::new(synthetic::Room::new(320, 240, 10).map_err(anyhow::Error::msg)?),
                 *seconds,
             )),
         }
