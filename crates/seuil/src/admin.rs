@@ -18,6 +18,14 @@ pub enum AdminCommand {
         #[arg(long, default_value = "Operator")]
         name: String,
     },
+    /// Create a courier account. The password is read from SEUIL_COURIER_PASSWORD or, if
+    /// unset, from the first line of standard input.
+    CreateCourier {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Courier")]
+        name: String,
+    },
     /// Generate a new key-encryption key and rewrap every data key under it. With a key file,
     /// the file is replaced; with SEUIL_KEK, the new key is printed once to set in its place.
     RotateKek,
@@ -49,7 +57,24 @@ pub enum AdminCommand {
 pub async fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::CreateOperator { email, name } => {
-            create_operator(&config, &email, &name).await
+            create_staff(
+                &config,
+                &email,
+                &name,
+                Role::Operator,
+                "SEUIL_OPERATOR_PASSWORD",
+            )
+            .await
+        }
+        AdminCommand::CreateCourier { email, name } => {
+            create_staff(
+                &config,
+                &email,
+                &name,
+                Role::Courier,
+                "SEUIL_COURIER_PASSWORD",
+            )
+            .await
         }
         AdminCommand::RotateKek => rotate_kek(&config).await,
         AdminCommand::VerifyAudit => verify_audit(&config).await,
@@ -59,8 +84,14 @@ pub async fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn create_operator(config: &Config, email: &str, name: &str) -> anyhow::Result<()> {
-    let password = match std::env::var("SEUIL_OPERATOR_PASSWORD") {
+async fn create_staff(
+    config: &Config,
+    email: &str,
+    name: &str,
+    role: Role,
+    password_var: &str,
+) -> anyhow::Result<()> {
+    let password = match std::env::var(password_var) {
         Ok(p) => p,
         Err(_) => {
             eprintln!("password for {email} (one line on standard input):");
@@ -74,10 +105,10 @@ async fn create_operator(config: &Config, email: &str, name: &str) -> anyhow::Re
     let vault = runtime::vault(config).await?;
     let app = App::new(vault, ServerConfig::new("http://localhost"));
     let subject = app
-        .create_account(email, &password, name, Role::Operator)
+        .create_account(email, &password, name, role)
         .await
         .map_err(|p| anyhow::anyhow!("{p}"))?;
-    println!("created operator {subject}");
+    println!("created {} {subject}", role.as_str());
     Ok(())
 }
 

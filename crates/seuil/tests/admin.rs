@@ -117,6 +117,7 @@ fn every_command_has_help() {
         vec!["demo", "--help"],
         vec!["admin", "--help"],
         vec!["admin", "create-operator", "--help"],
+        vec!["admin", "create-courier", "--help"],
         vec!["admin", "rotate-kek", "--help"],
         vec!["admin", "verify-audit", "--help"],
         vec!["admin", "erase", "--help"],
@@ -129,6 +130,8 @@ fn every_command_has_help() {
         vec!["eval", "tamper", "--help"],
         vec!["sim", "--help"],
         vec!["sim", "camera", "--help"],
+        vec!["sim", "lock", "--help"],
+        vec!["sim", "courier", "--help"],
         vec!["sim", "keygen", "--help"],
     ] {
         let out = seuil().args(&args).output().unwrap();
