@@ -1,5 +1,6 @@
 //! `seuil bench`: figures measured against baselines taken in the same run, on this machine.
 
+mod alarm;
 mod delivery;
 mod vault;
 
@@ -21,6 +22,20 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Vault(args) => vault::run(args).await,
         BenchCommand::Delivery(args) => delivery::run(args).await,
     }
+}
+
+/// A vault on SQLite and local blobs in `dir`, with default settings.
+async fn open_vault(dir: &std::path::Path) -> anyhow::Result<std::sync::Arc<seuil_vault::Vault>> {
+    use anyhow::Context;
+    use seuil_store::{DynStore, LocalBlobs, SqliteStore};
+    use seuil_vault::{FileKek, Vault, VaultConfig};
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let store: DynStore = std::sync::Arc::new(SqliteStore::open(&dir.join("seuil.db"))?);
+    let blobs = std::sync::Arc::new(LocalBlobs::new(dir.join("blobs"))?);
+    let kek = FileKek::new(dir.join("kek.key"));
+    Ok(std::sync::Arc::new(
+        Vault::new(store, blobs, &kek, VaultConfig::default()).await?,
+    ))
 }
 
 fn round2(x: f64) -> f64 {

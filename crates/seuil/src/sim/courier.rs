@@ -104,6 +104,21 @@ impl Session {
         Ok((status, res.json().await.unwrap_or_default()))
     }
 
+    /// Opens a streaming GET (an event stream); the caller reads the body as it comes.
+    pub async fn stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.server))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {}", self.server))?;
+        if !res.status().is_success() {
+            bail!("{path}: {}", res.status());
+        }
+        Ok(res)
+    }
+
     /// Like [`Session::call`], failing with the server's words unless it succeeds.
     pub async fn ok(
         &self,
