@@ -21,6 +21,7 @@ const CAMERA_ID: [u8; 16] = [0xCA; 16];
 
 struct World {
     _dir: tempfile::TempDir,
+    clock: std::sync::Arc<seuil_vault::ManualClock>,
     vault: Vault,
     issuer: Issuer,
     lock: Lock,
@@ -33,7 +34,8 @@ struct World {
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let (vault, customer) = common::vault_with_customer(dir.path()).await;
+    let clock = std::sync::Arc::new(seuil_vault::ManualClock::new(T0));
+    let (vault, customer) = common::vault_with_customer_at(dir.path(), clock.clone()).await;
     let issuer = Issuer {
         key: SigningKey::from_bytes(&[1; 32]),
         key_id: *b"issuer-1",
@@ -47,6 +49,7 @@ async fn world() -> World {
         .unwrap();
     World {
         _dir: dir,
+        clock,
         vault,
         issuer,
         lock: Lock::new(config, LockState::default()),
@@ -82,6 +85,8 @@ impl World {
         .sign(&self.camera_key);
         self.prev = seg.hash();
         self.counter += 1;
+        // A segment arrives as it ends.
+        self.clock.set(start + 1_000);
         let got = ingest(&self.vault, &self.camera, &seg.encode(), footage, &|_| {
             Keep::Visit
         })

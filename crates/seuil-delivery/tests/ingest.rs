@@ -21,7 +21,9 @@ struct Home {
 async fn home() -> Home {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let (vault, customer) = common::vault_with_customer(&root).await;
+    // The segments' footage (from 1_800_000_000_000 on) has all arrived by now.
+    let clock = std::sync::Arc::new(seuil_vault::ManualClock::new(1_800_000_060_000));
+    let (vault, customer) = common::vault_with_customer_at(&root, clock).await;
     let key = SigningKey::from_bytes(&[8; 32]);
     let camera = PairedCamera {
         id: [0xCA; 16],

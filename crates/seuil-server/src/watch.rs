@@ -13,6 +13,7 @@ use seuil_delivery::alarms::{Alarm, Watchdog};
 use seuil_delivery::camera::Keep;
 use seuil_delivery::clips;
 use seuil_delivery::deliveries::{self, Delivery};
+use seuil_delivery::footage::{Analyzer, Kind};
 use seuil_delivery::home::{self, Home};
 use seuil_delivery::visit::{RECORDING_MARGIN_MS, Step, Visit};
 use seuil_vault::Actor;
@@ -31,9 +32,21 @@ struct Watched {
     watchdog: Watchdog,
 }
 
+/// A visit's footage analysed as it arrives, so tampering alarms at once rather than once
+/// the recording closes.
+struct Live {
+    analyzer: Analyzer,
+    /// Where the visit's clip starts (30 s before the unlock): the events' time origin.
+    origin: i64,
+    last_start: i64,
+    raised: Vec<(Kind, f64)>,
+}
+
 #[derive(Default)]
 pub struct Watch {
     visits: Mutex<HashMap<String, Watched>>,
+    /// Each visit's analysis behind a fair lock, taken in the order segments arrive.
+    live: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Live>>>>,
 }
 
 fn actor() -> Actor {
@@ -72,6 +85,33 @@ impl Watch {
         } else {
             Keep::Until(start + RECORDING_MARGIN_MS)
         }
+    }
+
+    /// The watched visits recording footage of `camera_stream` at `start`, with their
+    /// analysis, made on first use.
+    fn recording(
+        &self,
+        camera_stream: &str,
+        start: i64,
+    ) -> Vec<(String, String, Arc<tokio::sync::Mutex<Live>>)> {
+        let visits = self.lock();
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        visits
+            .iter()
+            .filter(|(_, w)| w.camera_stream == camera_stream && w.visit.may_record(start))
+            .map(|(id, w)| {
+                let origin = w.visit.unlocked_at.unwrap_or(start) - RECORDING_MARGIN_MS;
+                let entry = live.entry(id.clone()).or_insert_with(|| {
+                    Arc::new(tokio::sync::Mutex::new(Live {
+                        analyzer: Analyzer::default(),
+                        origin,
+                        last_start: i64::MIN,
+                        raised: Vec::new(),
+                    }))
+                });
+                (id.clone(), w.customer.clone(), entry.clone())
+            })
+            .collect()
     }
 
     /// The ids of watched deliveries, for tests and metrics.
@@ -128,6 +168,9 @@ async fn check(state: &Arc<AppState>) -> Result<(), deliveries::DeliveryError> {
             }
             keep
         });
+        let mut live = state.watch.live.lock().unwrap_or_else(|p| p.into_inner());
+        // A finished visit's analysis stays until its final pass has read what it raised.
+        live.retain(|id, _| visits.contains_key(id) || finished.iter().any(|(f, _)| f == id));
         visits
             .iter()
             .filter(|(_, w)| w.visit.step.door_open())
@@ -153,6 +196,62 @@ async fn check(state: &Arc<AppState>) -> Result<(), deliveries::DeliveryError> {
     Ok(())
 }
 
+/// Takes a kept segment of `camera_stream` into the live analysis of the visits it belongs
+/// to, and raises each tampering found for the first time.
+pub async fn footage_kept(
+    state: &Arc<AppState>,
+    camera_stream: &str,
+    start: i64,
+    duration_ms: u32,
+    footage: bytes::Bytes,
+) {
+    for (id, customer, live) in state.watch.recording(camera_stream, start) {
+        let state = state.clone();
+        let footage = footage.clone();
+        // Taken here, in arrival order (the lock is fair), so segments are analysed in turn.
+        let mut live = live.lock_owned().await;
+        tokio::spawn(async move {
+            let found = tokio::task::spawn_blocking(move || {
+                if start <= live.last_start {
+                    return Vec::new();
+                }
+                live.last_start = start;
+                let at = (start - live.origin) as f64 / 1000.0;
+                if let Err(e) =
+                    live.analyzer
+                        .push_segment(&footage, at, f64::from(duration_ms) / 1000.0)
+                {
+                    tracing::warn!(error = %e, "a kept segment does not decode");
+                    return Vec::new();
+                }
+                let events = live.analyzer.events();
+                let fresh: Vec<_> = events
+                    .into_iter()
+                    .filter(|e| {
+                        !live
+                            .raised
+                            .iter()
+                            .any(|(k, s)| *k == e.kind && (s - e.start_s).abs() < 1.5)
+                    })
+                    .collect();
+                live.raised
+                    .extend(fresh.iter().map(|e| (e.kind, e.start_s)));
+                fresh
+            })
+            .await
+            .unwrap_or_default();
+            for e in found {
+                let alarm = Alarm::Tampering {
+                    kind: e.kind,
+                    start_s: e.start_s,
+                    end_s: e.end_s,
+                };
+                raise(&state, Some(&id), &customer, alarm).await;
+            }
+        });
+    }
+}
+
 /// Once the visit's recording is over, looks for tampering in its footage; each finding is
 /// an alarm.
 async fn analyse(state: Arc<AppState>, id: String, customer: String) {
@@ -164,8 +263,24 @@ async fn analyse(state: Arc<AppState>, id: String, customer: String) {
         clips::record_tampering(&state.vault, &id, &events).await?;
         Ok::<_, deliveries::DeliveryError>(events)
     };
+    // What the live analysis already raised is not raised again.
+    let raised = state
+        .watch
+        .live
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id);
+    let raised: Vec<(Kind, f64)> = match raised {
+        Some(live) => live.lock().await.raised.clone(),
+        None => Vec::new(),
+    };
     match found.await {
         Ok(events) => {
+            let events = events.into_iter().filter(|e| {
+                !raised
+                    .iter()
+                    .any(|(k, s)| *k == e.kind && (s - e.start_s).abs() < 1.5)
+            });
             for e in events {
                 let alarm = Alarm::Tampering {
                     kind: e.kind,

@@ -58,6 +58,9 @@ pub enum Keep {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ingested {
     pub counter: u64,
+    /// When the segment starts, Unix milliseconds, and how long it lasts.
+    pub start: i64,
+    pub duration_ms: u32,
     pub kept: bool,
     pub flags: Vec<Flag>,
     /// End of the newest footage of the stream, Unix milliseconds: what liveness is measured
@@ -93,6 +96,10 @@ pub async fn ingest(
         let (segment, verdict) = state
             .check(header, &footage, &camera.id, &camera.key)
             .map_err(IngestError::Rejected)?;
+        // Liveness is what has arrived, not what the camera's clock claims: footage that
+        // says it ends in the future counts as ending now, so a fast clock (or a segment
+        // signed ahead of time) cannot keep a silent camera looking live.
+        state.newest_end = state.newest_end.min(vault.now());
         let info = segment.info;
         if verdict.keep {
             let keep_until = match keep_for(info.start) {
@@ -113,6 +120,8 @@ pub async fn ingest(
             Ok(()) => {
                 return Ok(Ingested {
                     counter: info.counter,
+                    start: info.start,
+                    duration_ms: info.duration_ms,
                     kept: verdict.keep,
                     flags: verdict.flags,
                     newest_end: state.newest_end,

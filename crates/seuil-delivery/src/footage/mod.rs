@@ -39,6 +39,32 @@ impl Analyzer {
         self.keyframes.push(picture.keyframe);
     }
 
+    /// Decodes one camera segment (Annex B, starting with its parameter sets) whose pictures
+    /// span `start_s..start_s + duration_s` of the footage so far, and takes them in. This is
+    /// how a visit is watched as it happens.
+    pub fn push_segment(
+        &mut self,
+        h264: &[u8],
+        start_s: f64,
+        duration_s: f64,
+    ) -> Result<(), DecodeError> {
+        let pictures = count_pictures(h264).max(1);
+        let fps = pictures as f64 / duration_s.max(0.001);
+        decode::decode_annexb(h264, fps, |p| {
+            self.push(&Picture {
+                t: start_s + p.t,
+                keyframe: p.keyframe,
+                luma: Luma { ..p.luma },
+            });
+        })?;
+        Ok(())
+    }
+
+    /// What the pictures so far show.
+    pub fn events(&self) -> Vec<Event> {
+        detect::detect(&self.frames, &self.keyframes)
+    }
+
     pub fn finish(self, seconds: f64) -> Report {
         Report {
             events: detect::detect(&self.frames, &self.keyframes),

@@ -208,3 +208,30 @@ mod tests {
         assert!(mean < 24, "mean luma {mean}");
     }
 }
+
+#[cfg(test)]
+mod live_tests {
+    #[test]
+    fn segments_pushed_one_by_one_show_a_cover() {
+        let mut room = super::Room::new(160, 120, 10).unwrap();
+        let mut analyzer = crate::footage::Analyzer::default();
+        for (i, covered) in [false, false, true, true, true, false]
+            .into_iter()
+            .enumerate()
+        {
+            let h264 = if covered {
+                super::dark(160, 120, 10).unwrap()
+            } else {
+                room.second(i as u32).unwrap().h264
+            };
+            analyzer.push_segment(&h264, i as f64, 1.0).unwrap();
+        }
+        let events = analyzer.events();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == crate::footage::Kind::Covered),
+            "{events:?}"
+        );
+    }
+}

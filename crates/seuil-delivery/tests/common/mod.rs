@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use seuil_store::{DynStore, LocalBlobs, SqliteStore};
-use seuil_vault::{Actor, FileKek, Vault, VaultConfig};
+use seuil_vault::{Actor, FileKek, ManualClock, Vault, VaultConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,16 +26,24 @@ pub fn video(name: &str) -> Option<Vec<u8>> {
 /// A vault on SQLite and local blobs in `dir`, and a customer who consents to
 /// `delivery.video`.
 pub async fn vault_with_customer(dir: &Path) -> (Vault, String) {
+    vault_with_customer_on(dir, VaultConfig::default()).await
+}
+
+/// [`vault_with_customer`] on a clock the test moves.
+pub async fn vault_with_customer_at(dir: &Path, clock: Arc<ManualClock>) -> (Vault, String) {
+    let config = VaultConfig {
+        clock,
+        ..VaultConfig::default()
+    };
+    vault_with_customer_on(dir, config).await
+}
+
+async fn vault_with_customer_on(dir: &Path, config: VaultConfig) -> (Vault, String) {
     let store: DynStore = Arc::new(SqliteStore::open(&dir.join("seuil.db")).unwrap());
     let blobs = Arc::new(LocalBlobs::new(dir.join("blobs")).unwrap());
-    let vault = Vault::new(
-        store,
-        blobs,
-        &FileKek::new(dir.join("kek.key")),
-        VaultConfig::default(),
-    )
-    .await
-    .unwrap();
+    let vault = Vault::new(store, blobs, &FileKek::new(dir.join("kek.key")), config)
+        .await
+        .unwrap();
     let customer = vault.create_subject().await.unwrap();
     vault
         .grant_consent(

@@ -43,12 +43,16 @@ pub async fn segment(
         &state.vault,
         &camera,
         &body[..SEGMENT_LEN],
-        footage,
+        footage.clone(),
         &keep_for,
     )
     .await
     {
         Ok(got) => {
+            if got.kept {
+                crate::watch::footage_kept(&state, &stream, got.start, got.duration_ms, footage)
+                    .await;
+            }
             if !got.flags.is_empty() {
                 let data =
                     json!({ "device": device.id, "counter": got.counter, "flags": got.flags });

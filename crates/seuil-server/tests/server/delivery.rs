@@ -381,3 +381,141 @@ async fn a_whole_delivery_then_a_jammed_camera() {
     .unwrap_or(false);
     assert!(outside, "no alarm for an unlock outside a visit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_covered_lens_alarms_while_the_courier_is_inside() {
+    use seuil_delivery::footage::synthetic;
+    let env = env().await;
+    let _background = env.app.spawn_background();
+    let customer = env.customer("erin").await;
+    let operator = env.account("olaf", Role::Operator).await;
+    let courier = env.account("cody", Role::Courier).await;
+    let consent = json!({ "granted": true });
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/consents/delivery.video",
+            &customer.auth,
+            consent,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let lock_dev = paired(&env, &customer, 81, "lock").await;
+    let mut cam = paired(&env, &customer, 82, "camera").await;
+    let home = json!({ "lock_device": lock_dev.device, "camera_device": cam.device });
+    assert_eq!(
+        env.json(Method::PUT, "/api/me/home", &customer.auth, home)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let standing = json!({ "approved": true });
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/home/standing-approval",
+            &customer.auth,
+            standing,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let now = env.vault.now();
+    let order = json!({ "customer_email": customer.email, "courier_email": courier.email, "order": "a parcel",
+                        "window_start": now - 60_000, "window_end": now + 3_600_000, "places": ["door"] });
+    let r = env
+        .json(Method::POST, "/api/ops/deliveries", &operator.auth, order)
+        .await;
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/courier/deliveries/{id}/arrive"),
+            &courier.auth,
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // Real H.264: a room, then a hand over the lens.
+    let mut room = synthetic::Room::new(160, 120, 10).unwrap();
+    let mut counter = 0u64;
+    // Seconds of footage back to back from a second ago (sent faster than real time).
+    let t0 = env.vault.now() - 1_000;
+    let mut second = |cam: &mut Cam, covered: bool| {
+        let footage = if covered {
+            synthetic::dark(160, 120, 10).unwrap()
+        } else {
+            room.second(counter as u32).unwrap().h264
+        };
+        let body = cam.segment_of(counter, t0 + counter as i64 * 1_000, footage);
+        counter += 1;
+        (body, env.vault.now())
+    };
+    let (body, ts) = second(&mut cam, false);
+    assert_eq!(send(&env, &cam, body, ts).await.status, StatusCode::OK);
+    let key = SigningKey::from_bytes(&[5; 32]);
+    let ask = json!({ "courier_key": B64.encode(key.verifying_key().as_bytes()) });
+    let r = env
+        .json(
+            Method::POST,
+            &format!("/api/courier/deliveries/{id}/grant"),
+            &courier.auth,
+            ask,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let grant_id = r.json()["grant_id"].as_str().unwrap().to_owned();
+    let unlocked = json!([{ "event": "unlocked", "grant_id": grant_id, "at": env.vault.now() }]);
+    assert_eq!(
+        lock_sync(&env, &lock_dev, unlocked).await.status,
+        StatusCode::OK
+    );
+
+    let res = env
+        .router
+        .clone()
+        .oneshot(
+            axum::http::Request::builder()
+                .uri("/api/me/events")
+                .header(
+                    "cookie",
+                    match &customer.auth {
+                        Auth::Cookie(c) => format!("seuil_session={c}"),
+                        _ => unreachable!(),
+                    },
+                )
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut events = res.into_body().into_data_stream();
+    for covered in [false, false, true, true, true, false] {
+        let (body, ts) = second(&mut cam, covered);
+        assert_eq!(send(&env, &cam, body, ts).await.status, StatusCode::OK);
+    }
+    let mut seen = String::new();
+    let alarmed = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(Ok(chunk)) = events.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("tampering") && seen.contains("covered") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(
+        alarmed,
+        "no tampering alarm during the visit; the stream said {seen:?}"
+    );
+    let d = env
+        .get(&format!("/api/me/deliveries/{id}"), &customer.auth)
+        .await
+        .json();
+    assert_eq!(
+        d["visit"]["step"], "unlocked",
+        "raised while the door is still open: {d}"
+    );
+}
