@@ -470,8 +470,19 @@ pub async fn lock_sync(vault: &Vault, home: &Home) -> Result<LockSync, DeliveryE
 /// What a lock reports from its event log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LockEvent {
-    Unlocked { grant_id: [u8; 16], at: i64 },
-    Relocked { grant_id: [u8; 16], at: i64 },
+    Unlocked {
+        grant_id: [u8; 16],
+        at: i64,
+    },
+    /// The door sensor saw the door open during the visit: the courier went in.
+    Opened {
+        grant_id: [u8; 16],
+        at: i64,
+    },
+    Relocked {
+        grant_id: [u8; 16],
+        at: i64,
+    },
 }
 
 /// What a lock's report changed.
@@ -493,9 +504,9 @@ pub async fn lock_reported(
     event: LockEvent,
 ) -> Result<Reported, DeliveryError> {
     let (grant_id, at) = match event {
-        LockEvent::Unlocked { grant_id, at } | LockEvent::Relocked { grant_id, at } => {
-            (hex::encode(grant_id), at)
-        }
+        LockEvent::Unlocked { grant_id, at }
+        | LockEvent::Opened { grant_id, at }
+        | LockEvent::Relocked { grant_id, at } => (hex::encode(grant_id), at),
     };
     let q = Query {
         kind: DELIVERY.into(),
@@ -520,13 +531,17 @@ pub async fn lock_reported(
             LockEvent::Unlocked { at, .. } => unlock_reported(None, at)
                 .map(Reported::Alarm)
                 .unwrap_or(Reported::Nothing),
-            LockEvent::Relocked { .. } => Reported::Nothing,
+            LockEvent::Opened { .. } | LockEvent::Relocked { .. } => Reported::Nothing,
         });
     };
     let (d, changed) = modify(vault, lock, &d.id, |d| {
         Ok(match event {
             LockEvent::Unlocked { .. } if d.visit.step == Step::Arrived => {
                 d.visit.unlocked(at)?;
+                true
+            }
+            LockEvent::Opened { .. } if d.visit.step == Step::Unlocked => {
+                d.visit.entered()?;
                 true
             }
             LockEvent::Relocked { .. } if d.visit.step.door_open() => {

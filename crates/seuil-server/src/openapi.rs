@@ -246,7 +246,7 @@ fn delivery_schemas() -> Map<String, Value> {
             json!({ "courier_key": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=" })),
         "LockSyncRequest": request(&["events"],
             json!({ "events": { "type": "array", "maxItems": 256, "items": { "type": "object", "required": ["event", "grant_id", "at"],
-                "properties": { "event": { "enum": ["unlocked", "relocked"] }, "grant_id": hex32(), "at": ms } } } }),
+                "properties": { "event": { "enum": ["unlocked", "opened", "relocked"] }, "grant_id": hex32(), "at": ms } } } }),
             json!({ "events": [] })),
         "Home": obj(&["lock_device", "lock_id", "camera_device", "camera_id", "relock_within_s", "epoch", "standing_approval"], json!({
             "lock_device": str_, "lock_id": str_, "camera_device": str_, "camera_id": str_, "relock_within_s": int, "epoch": int,

@@ -406,7 +406,7 @@ pub struct LockSyncRequest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LockEventBody {
-    /// `unlocked` or `relocked`.
+    /// `unlocked`, `opened` (the door sensor, during a visit) or `relocked`.
     pub event: String,
     /// Hex of the grant's 16-byte id.
     pub grant_id: String,
@@ -420,9 +420,10 @@ fn lock_event(e: &LockEventBody) -> ApiResult<LockEvent> {
         .map_err(|_| Problem::unprocessable("`grant_id` must be 32 hex digits"))?;
     match e.event.as_str() {
         "unlocked" => Ok(LockEvent::Unlocked { grant_id, at: e.at }),
+        "opened" => Ok(LockEvent::Opened { grant_id, at: e.at }),
         "relocked" => Ok(LockEvent::Relocked { grant_id, at: e.at }),
         other => Err(Problem::unprocessable(format!(
-            "`event` must be `unlocked` or `relocked`, not `{other}`"
+            "`event` must be `unlocked`, `opened` or `relocked`, not `{other}`"
         ))),
     }
 }

@@ -199,6 +199,12 @@ impl SimLock {
                     grant_id: hex::encode(grant_id),
                     at: now_ms(),
                 });
+                // The courier pushes the door open; the door sensor logs it.
+                inner.log.push(LogEntry {
+                    event: "opened".into(),
+                    grant_id: hex::encode(grant_id),
+                    at: now_ms(),
+                });
             }
             outcome
         };
