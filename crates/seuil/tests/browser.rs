@@ -213,6 +213,19 @@ impl Driver {
             .to_owned()
     }
 
+    async fn attribute(&self, css: &str, name: &str) -> String {
+        self.on_element(
+            css,
+            reqwest::Method::GET,
+            &format!("attribute/{name}"),
+            Value::Null,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
     async fn page_text(&self) -> String {
         let url = format!("{}/session/{}/source", self.base, self.session);
         match self.http.get(url).send().await {
@@ -342,6 +355,38 @@ async fn portal_flow_in_headless_chromium() {
             .contains("attachment"),
         "{export}"
     );
+
+    // In-home delivery: a lock and a camera registered and paired with the browser's own
+    // session, then the delivery page, whose live view refreshes under the page's CSP.
+    let paired = driver
+        .script(
+            "const done = arguments[arguments.length - 1];
+             const post = (body) => fetch('/api/devices', {method: 'POST', credentials: 'same-origin',
+               headers: {'content-type': 'application/json'}, body: JSON.stringify(body)}).then(r => r.json());
+             Promise.all([
+               post({name: 'Front door', type: 'lock', public_key: '11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo='}),
+               post({name: 'Hall camera', type: 'camera', public_key: 'PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw='}),
+             ]).then(([lock, camera]) => fetch('/api/me/home', {method: 'PUT', credentials: 'same-origin',
+               headers: {'content-type': 'application/json'},
+               body: JSON.stringify({lock_device: lock.id, camera_device: camera.id})}))
+             .then(r => done({status: r.status})).catch(e => done({error: String(e)}));",
+        )
+        .await;
+    assert_eq!(paired["status"], 200, "{paired}");
+    driver.goto(&format!("{}/deliveries", server.url)).await;
+    let label = driver.text("#live-label").await;
+    assert!(label.contains("no footage yet"), "{label}");
+    let start = Instant::now();
+    while driver.attribute("#live-label", "title").await.is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the live view never refreshed: {}",
+            driver.page_text().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(driver.text("#live-label").await.contains("no footage yet"));
+    driver.goto(&format!("{}/my-data", server.url)).await;
 
     // Delete the account, with confirmation, and see the certificate.
     driver.click("#delete-account").await;

@@ -32,6 +32,7 @@ pub const LIVE_JS: &str = r#"
   function tick() {
     fetch('/api/me/live', { credentials: 'same-origin' }).then(function (r) { return r.json(); }).then(function (v) {
       label.textContent = v.label;
+      label.title = 'checked at ' + new Date().toLocaleTimeString();
       label.className = v.live ? 'live' : 'stale';
       img.classList.toggle('stale', !v.live);
       if (v.newest_end && img.dataset.newest !== String(v.newest_end)) {
