@@ -269,3 +269,56 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A user's live event stream (Server-Sent Events), read as it comes.
+pub struct Events {
+    stream: axum::body::BodyDataStream,
+    /// Everything received so far.
+    pub seen: String,
+}
+
+impl Env {
+    /// Opens `u`'s event stream.
+    pub async fn events(&self, u: &User) -> Events {
+        let Auth::Cookie(cookie) = &u.auth else {
+            panic!("event streams are opened with a session cookie");
+        };
+        let res = self
+            .router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri("/api/me/events")
+                    .header("cookie", format!("seuil_session={cookie}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        Events {
+            stream: res.into_body().into_data_stream(),
+            seen: String::new(),
+        }
+    }
+}
+
+impl Events {
+    /// Reads until everything received holds every one of `needles`, for at most `timeout`.
+    pub async fn wait_for(&mut self, needles: &[&str], timeout: Duration) -> bool {
+        use futures_util::StreamExt;
+        let (stream, seen) = (&mut self.stream, &mut self.seen);
+        tokio::time::timeout(timeout, async {
+            while !needles.iter().all(|n| seen.contains(n)) {
+                match stream.next().await {
+                    Some(Ok(chunk)) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+                    _ => return false,
+                }
+            }
+            true
+        })
+        .await
+        .unwrap_or(false)
+    }
+}

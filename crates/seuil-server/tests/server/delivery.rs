@@ -9,14 +9,12 @@ use crate::common::*;
 use axum::http::{Method, StatusCode};
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 use seuil_lock::{Lock, LockConfig, LockState, Outcome};
 use seuil_proto::{AttestationInfo, CourierProof, Grant, camera_id};
 use seuil_server::Role;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
-use tower::ServiceExt;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const SYNC: &str = "/api/device/lock/sync";
@@ -224,38 +222,18 @@ async fn a_whole_delivery_then_a_jammed_camera() {
     assert_eq!(live["label"], "LIVE");
 
     // The camera is jammed: nothing more arrives. The customer hears at once.
-    let res = env
-        .router
-        .clone()
-        .oneshot(
-            axum::http::Request::builder()
-                .uri("/api/me/events")
-                .header(
-                    "cookie",
-                    match &customer.auth {
-                        Auth::Cookie(c) => format!("seuil_session={c}"),
-                        _ => unreachable!(),
-                    },
-                )
-                .body(axum::body::Body::empty())
-                .unwrap(),
+    let mut events = env.events(&customer).await;
+    let alarmed = events
+        .wait_for(
+            &["event: delivery.alarm", "camera_silent"],
+            Duration::from_secs(15),
         )
-        .await
-        .unwrap();
-    let mut events = res.into_body().into_data_stream();
-    let mut seen = String::new();
-    let alarmed = tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(Ok(chunk)) = events.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-            if seen.contains("event: delivery.alarm") && seen.contains("camera_silent") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
-    assert!(alarmed, "no silent-camera alarm; the stream said {seen:?}");
+        .await;
+    assert!(
+        alarmed,
+        "no silent-camera alarm; the stream said {:?}",
+        events.seen
+    );
     let live = env.get("/api/me/live", &customer.auth).await.json();
     assert_eq!(live["live"], false, "{live}");
     assert!(
@@ -368,17 +346,9 @@ async fn a_whole_delivery_then_a_jammed_camera() {
         lock_sync(&env, &lock_dev, stray).await.status,
         StatusCode::OK
     );
-    let outside = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(Ok(chunk)) = events.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-            if seen.contains("unlock_outside_visit") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
+    let outside = events
+        .wait_for(&["unlock_outside_visit"], Duration::from_secs(5))
+        .await;
     assert!(outside, "no alarm for an unlock outside a visit");
 }
 
@@ -471,44 +441,18 @@ async fn a_covered_lens_alarms_while_the_courier_is_inside() {
         StatusCode::OK
     );
 
-    let res = env
-        .router
-        .clone()
-        .oneshot(
-            axum::http::Request::builder()
-                .uri("/api/me/events")
-                .header(
-                    "cookie",
-                    match &customer.auth {
-                        Auth::Cookie(c) => format!("seuil_session={c}"),
-                        _ => unreachable!(),
-                    },
-                )
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let mut events = res.into_body().into_data_stream();
+    let mut events = env.events(&customer).await;
     for covered in [false, false, true, true, true, false] {
         let (body, ts) = second(&mut cam, covered);
         assert_eq!(send(&env, &cam, body, ts).await.status, StatusCode::OK);
     }
-    let mut seen = String::new();
-    let alarmed = tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(Ok(chunk)) = events.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-            if seen.contains("tampering") && seen.contains("covered") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
+    let alarmed = events
+        .wait_for(&["tampering", "covered"], Duration::from_secs(15))
+        .await;
     assert!(
         alarmed,
-        "no tampering alarm during the visit; the stream said {seen:?}"
+        "no tampering alarm during the visit; the stream said {:?}",
+        events.seen
     );
     let d = env
         .get(&format!("/api/me/deliveries/{id}"), &customer.auth)

@@ -6,7 +6,6 @@ use crate::common::*;
 use axum::http::{Method, StatusCode};
 use base64::Engine;
 use ed25519_dalek::Signer;
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 use seuil_server::ServerConfig;
 use seuil_vault::{audit, merkle};
@@ -471,40 +470,14 @@ async fn devices_sign_their_requests() {
     );
 
     // With a live event stream open, the owner is notified.
-    let res = tower::ServiceExt::oneshot(
-        env.router.clone(),
-        axum::http::Request::builder()
-            .uri("/api/me/events")
-            .header(
-                "cookie",
-                match &u.auth {
-                    Auth::Cookie(c) => format!("seuil_session={c}"),
-                    _ => unreachable!(),
-                },
-            )
-            .body(axum::body::Body::empty())
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["content-type"], "text/event-stream");
-    let mut stream = res.into_body().into_data_stream();
+    let mut events = env.events(&u).await;
     let (h, body) = signed(&key, &id, path, now + 4, b"");
     let r = heartbeat(&env, &h, body).await;
     assert_eq!(r.json()["owner_notified"], true);
-    let mut seen = String::new();
-    let got = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(Ok(chunk)) = stream.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-            if seen.contains("event: device.heartbeat") && seen.contains(&id) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(got, Ok(true), "{seen}");
+    let got = events
+        .wait_for(&["event: device.heartbeat", &id], Duration::from_secs(5))
+        .await;
+    assert!(got, "{}", events.seen);
 
     // Removing the device revokes it.
     let r = env
