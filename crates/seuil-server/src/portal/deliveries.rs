@@ -7,7 +7,7 @@ use super::layout::{Nav, esc, page, time};
 use crate::auth::{Caller, device};
 use crate::extract::{ApiForm, ApiPath};
 use crate::problem::Problem;
-use crate::routes::{deliveries as api, live};
+use crate::routes::{delivery as api, live};
 use crate::state::{AppState, Shared};
 use axum::extract::State;
 use axum::http::StatusCode;

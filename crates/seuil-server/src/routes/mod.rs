@@ -6,7 +6,7 @@
 pub mod account;
 pub mod audit;
 pub mod camera;
-pub mod deliveries;
+pub mod delivery;
 pub mod devices;
 pub mod events;
 pub mod live;
@@ -179,35 +179,35 @@ pub fn table() -> Vec<RouteSpec> {
         route(M::POST, "/api/device/heartbeat", Device, "devices", "deviceHeartbeat", "A signed device says it is alive", Json(200, "Heartbeat"), devices::heartbeat),
         route(M::POST, "/api/device/segments", Device, "devices", "cameraSegment", "A camera sends one signed segment of footage", Json(200, "SegmentReceipt"), camera::segment)
             .body(Body::Binary("the segment's signed header (seuil-proto `Segment`, 226 bytes), then its H.264 footage")),
-        route(M::POST, "/api/device/lock/sync", Device, "devices", "lockSync", "A lock reports its events and gets signed time, its epoch floor and the keys it trusts", Json(200, "LockSyncReply"), deliveries::lock_sync)
+        route(M::POST, "/api/device/lock/sync", Device, "devices", "lockSync", "A lock reports its events and gets signed time, its epoch floor and the keys it trusts", Json(200, "LockSyncReply"), delivery::lock_sync)
             .body(Body::Json("LockSyncRequest")),
         // ---- in-home delivery: the customer ------------------------------------------------
-        route(M::PUT, "/api/me/home", Customer, "delivery", "pairHome", "Pair your lock and camera (registered devices) for in-home delivery", Json(200, "Home"), deliveries::pair_home)
+        route(M::PUT, "/api/me/home", Customer, "delivery", "pairHome", "Pair your lock and camera (registered devices) for in-home delivery", Json(200, "Home"), delivery::pair_home)
             .body(Body::Json("HomeRequest")),
-        route(M::GET, "/api/me/home", Customer, "delivery", "getHome", "Your paired lock and camera", Json(200, "Home"), deliveries::get_home),
-        route(M::PUT, "/api/me/home/standing-approval", Customer, "delivery", "setStandingApproval", "Approve in-home delivery for every order until withdrawn, or withdraw", Json(200, "Home"), deliveries::standing_approval)
+        route(M::GET, "/api/me/home", Customer, "delivery", "getHome", "Your paired lock and camera", Json(200, "Home"), delivery::get_home),
+        route(M::PUT, "/api/me/home/standing-approval", Customer, "delivery", "setStandingApproval", "Approve in-home delivery for every order until withdrawn, or withdraw", Json(200, "Home"), delivery::standing_approval)
             .body(Body::Json("ApprovalRequest")),
-        route(M::POST, "/api/me/home/revoke-grants", Customer, "delivery", "revokeGrants", "Revoke every grant issued for your lock (at its next sync)", Json(200, "Home"), deliveries::revoke_grants),
-        route(M::GET, "/api/me/deliveries", Customer, "delivery", "listMyDeliveries", "Your deliveries, with visits, alarms and tamper events", Json(200, "DeliveryList"), deliveries::my_deliveries),
-        route(M::GET, "/api/me/deliveries/{id}", Customer, "delivery", "getMyDelivery", "One of your deliveries", Json(200, "Delivery"), deliveries::my_delivery),
-        route(M::PUT, "/api/me/deliveries/{id}/approval", Customer, "delivery", "approveDelivery", "Approve or decline in-home delivery for this order", Json(200, "Delivery"), deliveries::approve)
+        route(M::POST, "/api/me/home/revoke-grants", Customer, "delivery", "revokeGrants", "Revoke every grant issued for your lock (at its next sync)", Json(200, "Home"), delivery::revoke_grants),
+        route(M::GET, "/api/me/deliveries", Customer, "delivery", "listMyDeliveries", "Your deliveries, with visits, alarms and tamper events", Json(200, "DeliveryList"), delivery::my_deliveries),
+        route(M::GET, "/api/me/deliveries/{id}", Customer, "delivery", "getMyDelivery", "One of your deliveries", Json(200, "Delivery"), delivery::my_delivery),
+        route(M::PUT, "/api/me/deliveries/{id}/approval", Customer, "delivery", "approveDelivery", "Approve or decline in-home delivery for this order", Json(200, "Delivery"), delivery::approve)
             .body(Body::Json("ApprovalRequest")),
-        route(M::GET, "/api/me/deliveries/{id}/clip", Customer, "delivery", "getClip", "The visit's footage as raw H.264 (each read is in your access log)", Media("video/h264"), deliveries::clip),
-        route(M::DELETE, "/api/me/deliveries/{id}/clip", Customer, "delivery", "deleteClip", "Delete the visit's footage for good", Json(200, "Delivery"), deliveries::delete_clip),
-        route(M::PUT, "/api/me/deliveries/{id}/clip/pin", Customer, "delivery", "pinClip", "Keep the footage past 72 hours, or let it lapse", Json(200, "Delivery"), deliveries::pin_clip)
+        route(M::GET, "/api/me/deliveries/{id}/clip", Customer, "delivery", "getClip", "The visit's footage as raw H.264 (each read is in your access log)", Media("video/h264"), delivery::clip),
+        route(M::DELETE, "/api/me/deliveries/{id}/clip", Customer, "delivery", "deleteClip", "Delete the visit's footage for good", Json(200, "Delivery"), delivery::delete_clip),
+        route(M::PUT, "/api/me/deliveries/{id}/clip/pin", Customer, "delivery", "pinClip", "Keep the footage past 72 hours, or let it lapse", Json(200, "Delivery"), delivery::pin_clip)
             .body(Body::Json("PinRequest")),
-        route(M::POST, "/api/me/deliveries/{id}/dispute", Customer, "delivery", "openDispute", "Dispute the visit: its footage is kept and an operator may view it", Json(200, "Delivery"), deliveries::dispute),
+        route(M::POST, "/api/me/deliveries/{id}/dispute", Customer, "delivery", "openDispute", "Dispute the visit: its footage is kept and an operator may view it", Json(200, "Delivery"), delivery::dispute),
         route(M::GET, "/api/me/live", Customer, "delivery", "getLiveView", "Your camera's newest verified footage: LIVE, or STALE since when", Json(200, "LiveView"), live::live),
         route(M::GET, "/api/me/live/frame", Customer, "delivery", "getLiveFrame", "The newest verified picture of your camera", Media("image/bmp"), live::frame),
         // ---- in-home delivery: operator and courier ----------------------------------------
-        route(M::POST, "/api/ops/deliveries", Operator, "delivery", "createDelivery", "Create a delivery for a customer, with its window and courier", Json(201, "DeliveryCreated"), deliveries::create_delivery)
+        route(M::POST, "/api/ops/deliveries", Operator, "delivery", "createDelivery", "Create a delivery for a customer, with its window and courier", Json(201, "DeliveryCreated"), delivery::create_delivery)
             .body(Body::Json("DeliveryRequest")),
-        route(M::GET, "/api/ops/deliveries/{id}/clip", Operator, "delivery", "getDisputedClip", "A visit's footage, only inside a dispute the customer opened (audited)", Media("video/h264"), deliveries::operator_clip),
-        route(M::GET, "/api/courier/deliveries", Courier, "delivery", "listCourierDeliveries", "The deliveries assigned to you", Json(200, "CourierDeliveryList"), deliveries::courier_deliveries),
-        route(M::POST, "/api/courier/deliveries/{id}/arrive", Courier, "delivery", "arrive", "You are at the door", Json(200, "CourierDelivery"), deliveries::arrive),
-        route(M::POST, "/api/courier/deliveries/{id}/grant", Courier, "delivery", "getGrant", "Get the one-time grant for the lock (only while every condition holds)", Json(200, "GrantReply"), deliveries::grant)
+        route(M::GET, "/api/ops/deliveries/{id}/clip", Operator, "delivery", "getDisputedClip", "A visit's footage, only inside a dispute the customer opened (audited)", Media("video/h264"), delivery::operator_clip),
+        route(M::GET, "/api/courier/deliveries", Courier, "delivery", "listCourierDeliveries", "The deliveries assigned to you", Json(200, "CourierDeliveryList"), delivery::courier_deliveries),
+        route(M::POST, "/api/courier/deliveries/{id}/arrive", Courier, "delivery", "arrive", "You are at the door", Json(200, "CourierDelivery"), delivery::arrive),
+        route(M::POST, "/api/courier/deliveries/{id}/grant", Courier, "delivery", "getGrant", "Get the one-time grant for the lock (only while every condition holds)", Json(200, "GrantReply"), delivery::grant)
             .body(Body::Json("GrantRequest")),
-        route(M::POST, "/api/courier/deliveries/{id}/relock", Courier, "delivery", "reportRelock", "You locked the door again", Json(200, "CourierDelivery"), deliveries::relock),
+        route(M::POST, "/api/courier/deliveries/{id}/relock", Courier, "delivery", "reportRelock", "You locked the door again", Json(200, "CourierDelivery"), delivery::relock),
         // ---- ops -------------------------------------------------------------------------
         route(M::GET, "/api/openapi.json", Public, "ops", "getOpenApi", "This document", Json(200, "OpenApi"), ops::openapi),
         route(M::GET, "/healthz", Public, "ops", "health", "Liveness and store check", Json(200, "Health"), ops::healthz),

@@ -1,0 +1,74 @@
+//! The courier at the door: arrive, get the grant, report the relock.
+
+use super::{B64, courier_view, track};
+use crate::auth::Caller;
+use crate::extract::{ApiJson, ApiPath};
+use crate::problem::{ApiResult, Problem};
+use crate::state::Shared;
+use axum::Json;
+use axum::extract::State;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use seuil_delivery::deliveries::{self};
+
+pub async fn courier_deliveries(
+    State(state): State<Shared>,
+    caller: Caller,
+) -> ApiResult<Json<Value>> {
+    let all = deliveries::for_courier(&state.vault, &caller.subject).await?;
+    Ok(Json(
+        json!({ "deliveries": all.iter().map(courier_view).collect::<Vec<_>>() }),
+    ))
+}
+
+pub async fn arrive(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let d = deliveries::arrive(&state.vault, &caller.subject, &id).await?;
+    track(&state, &d).await;
+    Ok(Json(courier_view(&d)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    /// Base64 of the courier app's 32-byte Ed25519 key for this delivery.
+    pub courier_key: String,
+}
+
+pub async fn grant(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<GrantRequest>,
+) -> ApiResult<Json<Value>> {
+    let key = B64
+        .decode(req.courier_key.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .filter(|b| ed25519_dalek::VerifyingKey::from_bytes(b).is_ok())
+        .ok_or_else(|| {
+            Problem::unprocessable("`courier_key` must be base64 of a 32-byte Ed25519 public key")
+        })?;
+    let (d, grant) = deliveries::issue_grant(&state.vault, &caller.subject, &id, key).await?;
+    track(&state, &d).await;
+    Ok(Json(json!({
+        "grant": B64.encode(grant.encode()),
+        "grant_id": hex::encode(grant.body.grant_id),
+        "lock_id": hex::encode(grant.body.lock_id),
+        "not_after": grant.body.not_after,
+    })))
+}
+
+pub async fn relock(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let d = deliveries::courier_relocked(&state.vault, &caller.subject, &id).await?;
+    track(&state, &d).await;
+    Ok(Json(courier_view(&d)))
+}
