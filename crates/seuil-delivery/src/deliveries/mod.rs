@@ -11,18 +11,24 @@
 //! and the assigned courier's account id (`scope`), so a courier's deliveries are found
 //! without opening anyone else's.
 
-use crate::alarms::{Alarm, unlock_reported};
-use crate::camera::{FOOTAGE, STREAM};
+mod issuing;
+mod lock_reports;
+mod steps;
+
+pub use issuing::{camera_newest_end, issue_grant, issuer, lock_sync, stream_newest_end};
+pub use lock_reports::{LockEvent, Reported, lock_reported};
+pub use steps::{approve, arrive, courier_relocked, record_alarm};
+
+use crate::alarms::Alarm;
+use crate::camera::FOOTAGE;
 use crate::footage::Event;
-use crate::grants::{self, Approval, GrantFor, Issuer, Refused, Request};
+use crate::grants::{Approval, Refused};
 use crate::home::{self, Home};
 use crate::visit::{RECORDING_MARGIN_MS, Step, StepError, Visit};
-use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
-use seuil_proto::{Grant, LockSync, Permissions, SyncInfo};
+use seuil_proto::Permissions;
 use seuil_store::{IndexFields, Query, Record, StoreError};
 use seuil_vault::{Actor, Vault, VaultError, Write};
-use sha2::{Digest, Sha256};
 
 pub const DELIVERY: &str = "delivery";
 /// Letting a courier in for an approved order rests on the contract, not on consent; the
@@ -30,8 +36,6 @@ pub const DELIVERY: &str = "delivery";
 pub const PURPOSE: &str = "delivery.access";
 /// The purpose an operator reviews footage under, only inside a dispute the customer opened.
 pub const DISPUTE_PURPOSE: &str = "delivery.dispute";
-/// The service secret the grant issuer's key is made from.
-const ISSUER_SECRET: &str = "_system.delivery-issuer";
 /// How often a change is tried again when someone else changed the delivery meanwhile.
 const ATTEMPTS: usize = 5;
 
@@ -323,283 +327,6 @@ pub async fn at_step(
         ..Query::default()
     };
     open_all(vault, actor, &q).await
-}
-
-/// The customer approves (or declines) letting the courier in for this order.
-pub async fn approve(
-    vault: &Vault,
-    customer: &str,
-    id: &str,
-    yes: bool,
-) -> Result<Delivery, DeliveryError> {
-    let actor = Actor::Subject(customer.into());
-    let (d, ()) = modify(vault, &actor, id, |d| {
-        if d.visit.step != Step::Scheduled {
-            return Err(DeliveryError::Conflict(format!(
-                "the visit is already {}; approval can only change before the courier arrives",
-                d.visit.step.as_str()
-            )));
-        }
-        d.approval = if yes {
-            Approval::ThisOrder
-        } else {
-            Approval::None
-        };
-        Ok(())
-    })
-    .await?;
-    Ok(d)
-}
-
-/// The courier says they are at the door.
-pub async fn arrive(vault: &Vault, courier: &str, id: &str) -> Result<Delivery, DeliveryError> {
-    let now = vault.now();
-    let (d, ()) = modify(vault, &Actor::Courier(courier.into()), id, |d| {
-        d.visit.arrive(now)?;
-        Ok(())
-    })
-    .await?;
-    Ok(d)
-}
-
-/// When the camera's newest verified footage ended, read from the stream's index alone (no
-/// footage is opened, so the check costs nothing in the customer's access log).
-pub async fn camera_newest_end(vault: &Vault, home: &Home) -> Result<Option<i64>, DeliveryError> {
-    stream_newest_end(vault, &home.camera_stream()).await
-}
-
-/// [`camera_newest_end`] by the camera's stream id.
-pub async fn stream_newest_end(vault: &Vault, stream: &str) -> Result<Option<i64>, DeliveryError> {
-    let q = Query {
-        kind: STREAM.into(),
-        scope: Some(stream.into()),
-        limit: Some(1),
-        ..Query::default()
-    };
-    let found: Vec<Record> = vault.store().query(&q).await.map_err(VaultError::from)?;
-    Ok(found.first().and_then(|r| r.index.at))
-}
-
-/// The grant signer: its key is a service secret wrapped under the KEK. Sequence numbers are
-/// taken from the clock (1024 per millisecond, the low bits random), so several instances
-/// can issue without sharing a counter and a lock still sees them rise.
-pub async fn issuer(vault: &Vault) -> Result<Issuer, DeliveryError> {
-    let seed = vault.service_secret(ISSUER_SECRET).await?;
-    let key = SigningKey::from_bytes(&seed);
-    let digest = Sha256::digest(key.verifying_key().as_bytes());
-    let mut key_id = [0u8; 8];
-    key_id.copy_from_slice(&digest[..8]);
-    let now = u64::try_from(vault.now()).unwrap_or(0);
-    Ok(Issuer {
-        key,
-        key_id,
-        next_sequence: now * 1024 + u64::from(rand::random::<u16>() % 1024),
-    })
-}
-
-/// Issues the courier's grant, if every condition holds now. The courier must have arrived;
-/// `courier_key` is their app's key for this delivery only.
-pub async fn issue_grant(
-    vault: &Vault,
-    courier: &str,
-    id: &str,
-    courier_key: [u8; 32],
-) -> Result<(Delivery, Grant), DeliveryError> {
-    let actor = Actor::Courier(courier.into());
-    let (d, _) = load(vault, &actor, id).await?;
-    let (home, _) = home::load(vault, &actor, &d.customer)
-        .await?
-        .ok_or(DeliveryError::NoHome)?;
-    let newest = camera_newest_end(vault, &home).await?;
-    let mut issuer = issuer(vault).await?;
-    let now = vault.now();
-    let grant_id: [u8; 16] = rand::random();
-    modify(vault, &actor, id, |d| {
-        grants::may_issue(&Request {
-            approval: d.approval_with(&home),
-            window: d.window,
-            assigned_courier: d.courier.as_deref(),
-            courier,
-            camera_newest_end: newest,
-            now,
-        })?;
-        if d.visit.step != Step::Arrived {
-            return Err(DeliveryError::Conflict(format!(
-                "a grant is issued at the door: the visit is {}, not arrived",
-                d.visit.step.as_str()
-            )));
-        }
-        let places = d
-            .places
-            .iter()
-            .map(|place| place.permission())
-            .reduce(|a, b| a | b)
-            .ok_or_else(|| DeliveryError::Corrupt("a delivery with no place".into()))?;
-        let grant = issuer.issue(&GrantFor {
-            lock_id: home.lock_id(),
-            grant_id,
-            courier_key,
-            window: d.window,
-            epoch: home.epoch,
-            places,
-            camera_key: home.camera_key(),
-        });
-        d.grant = Some(IssuedGrant {
-            grant_id: hex::encode(grant_id),
-            sequence: grant.body.sequence,
-            issued_at: now,
-            courier_key: hex::encode(courier_key),
-        });
-        Ok(grant)
-    })
-    .await
-}
-
-/// The signed time and epoch floor for the home's lock.
-pub async fn lock_sync(vault: &Vault, home: &Home) -> Result<LockSync, DeliveryError> {
-    let issuer = issuer(vault).await?;
-    Ok(SyncInfo {
-        lock_id: home.lock_id(),
-        time: vault.now(),
-        epoch_floor: home.epoch,
-        issuer_key_id: issuer.key_id,
-    }
-    .sign(&issuer.key))
-}
-
-/// What a lock reports from its event log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LockEvent {
-    Unlocked {
-        grant_id: [u8; 16],
-        at: i64,
-    },
-    /// The door sensor saw the door open during the visit: the courier went in.
-    Opened {
-        grant_id: [u8; 16],
-        at: i64,
-    },
-    Relocked {
-        grant_id: [u8; 16],
-        at: i64,
-    },
-}
-
-/// What a lock's report changed.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Reported {
-    /// The visit of this delivery moved on.
-    Visit(Box<Delivery>),
-    /// An unlock no visit accounts for: an alarm for the customer.
-    Alarm(Alarm),
-    /// Already known (a lock reports its log again until the server acknowledges it).
-    Nothing,
-}
-
-/// Applies one event from the lock of `customer`'s home.
-pub async fn lock_reported(
-    vault: &Vault,
-    lock: &Actor,
-    customer: &str,
-    event: LockEvent,
-) -> Result<Reported, DeliveryError> {
-    let (grant_id, at) = match event {
-        LockEvent::Unlocked { grant_id, at }
-        | LockEvent::Opened { grant_id, at }
-        | LockEvent::Relocked { grant_id, at } => (hex::encode(grant_id), at),
-    };
-    let q = Query {
-        kind: DELIVERY.into(),
-        subject: Some(customer.into()),
-        ..Query::default()
-    };
-    let candidates: Vec<Record> = vault.store().query(&q).await.map_err(VaultError::from)?;
-    let mut found = None;
-    for rec in candidates.iter().rev() {
-        let step = rec.index.status.as_deref().unwrap_or_default();
-        if matches!(step, "done" | "aborted" | "scheduled") {
-            continue;
-        }
-        let (d, _) = load(vault, lock, &rec.id).await?;
-        if d.grant.as_ref().is_some_and(|g| g.grant_id == grant_id) {
-            found = Some(d);
-            break;
-        }
-    }
-    let Some(d) = found else {
-        return Ok(match event {
-            LockEvent::Unlocked { at, .. } => unlock_reported(None, at)
-                .map(Reported::Alarm)
-                .unwrap_or(Reported::Nothing),
-            LockEvent::Opened { .. } | LockEvent::Relocked { .. } => Reported::Nothing,
-        });
-    };
-    let (d, changed) = modify(vault, lock, &d.id, |d| {
-        Ok(match event {
-            LockEvent::Unlocked { .. } if d.visit.step == Step::Arrived => {
-                d.visit.unlocked(at)?;
-                true
-            }
-            LockEvent::Opened { .. } if d.visit.step == Step::Unlocked => {
-                d.visit.entered()?;
-                true
-            }
-            LockEvent::Relocked { .. } if d.visit.step.door_open() => {
-                d.visit.relocked(at)?;
-                d.visit.finish(at)?;
-                true
-            }
-            LockEvent::Relocked { .. } if d.visit.step == Step::Relocked => {
-                // The courier said so first; the lock confirms.
-                d.visit.finish(at)?;
-                true
-            }
-            _ => false,
-        })
-    })
-    .await?;
-    if changed && let LockEvent::Unlocked { at, .. } = event {
-        crate::clips::claim_recording(vault, customer, at).await?;
-    }
-    Ok(if changed {
-        Reported::Visit(Box::new(d))
-    } else {
-        Reported::Nothing
-    })
-}
-
-/// The courier says the door is locked again. The lock's own report finishes the visit.
-pub async fn courier_relocked(
-    vault: &Vault,
-    courier: &str,
-    id: &str,
-) -> Result<Delivery, DeliveryError> {
-    let now = vault.now();
-    let (d, ()) = modify(vault, &Actor::Courier(courier.into()), id, |d| {
-        if d.visit.step == Step::Relocked || d.visit.step == Step::Done {
-            return Ok(());
-        }
-        d.visit.relocked(now)?;
-        Ok(())
-    })
-    .await?;
-    Ok(d)
-}
-
-/// Records an alarm on the delivery (the watchdog's or the analysis').
-pub async fn record_alarm(
-    vault: &Vault,
-    actor: &Actor,
-    id: &str,
-    alarm: Alarm,
-) -> Result<Delivery, DeliveryError> {
-    let at = vault.now();
-    let (d, ()) = modify(vault, actor, id, |d| {
-        d.alarms.push(Raised { at, alarm });
-        Ok(())
-    })
-    .await?;
-    Ok(d)
 }
 
 /// The records of the visit's footage segments, in order.

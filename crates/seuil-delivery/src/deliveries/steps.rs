@@ -1,0 +1,78 @@
+//! The customer's and the courier's steps, and alarms put on record.
+
+use super::{Delivery, DeliveryError, Raised, modify};
+use crate::alarms::Alarm;
+use crate::grants::Approval;
+use crate::visit::Step;
+use seuil_vault::{Actor, Vault};
+
+/// The customer approves (or declines) letting the courier in for this order.
+pub async fn approve(
+    vault: &Vault,
+    customer: &str,
+    id: &str,
+    yes: bool,
+) -> Result<Delivery, DeliveryError> {
+    let actor = Actor::Subject(customer.into());
+    let (d, ()) = modify(vault, &actor, id, |d| {
+        if d.visit.step != Step::Scheduled {
+            return Err(DeliveryError::Conflict(format!(
+                "the visit is already {}; approval can only change before the courier arrives",
+                d.visit.step.as_str()
+            )));
+        }
+        d.approval = if yes {
+            Approval::ThisOrder
+        } else {
+            Approval::None
+        };
+        Ok(())
+    })
+    .await?;
+    Ok(d)
+}
+
+/// The courier says they are at the door.
+pub async fn arrive(vault: &Vault, courier: &str, id: &str) -> Result<Delivery, DeliveryError> {
+    let now = vault.now();
+    let (d, ()) = modify(vault, &Actor::Courier(courier.into()), id, |d| {
+        d.visit.arrive(now)?;
+        Ok(())
+    })
+    .await?;
+    Ok(d)
+}
+
+/// The courier says the door is locked again. The lock's own report finishes the visit.
+pub async fn courier_relocked(
+    vault: &Vault,
+    courier: &str,
+    id: &str,
+) -> Result<Delivery, DeliveryError> {
+    let now = vault.now();
+    let (d, ()) = modify(vault, &Actor::Courier(courier.into()), id, |d| {
+        if d.visit.step == Step::Relocked || d.visit.step == Step::Done {
+            return Ok(());
+        }
+        d.visit.relocked(now)?;
+        Ok(())
+    })
+    .await?;
+    Ok(d)
+}
+
+/// Records an alarm on the delivery (the watchdog's or the analysis').
+pub async fn record_alarm(
+    vault: &Vault,
+    actor: &Actor,
+    id: &str,
+    alarm: Alarm,
+) -> Result<Delivery, DeliveryError> {
+    let at = vault.now();
+    let (d, ()) = modify(vault, actor, id, |d| {
+        d.alarms.push(Raised { at, alarm });
+        Ok(())
+    })
+    .await?;
+    Ok(d)
+}
