@@ -37,8 +37,14 @@ pub trait Store: Send + Sync + 'static {
     /// Fails with [`StoreError::VersionConflict`] otherwise, or [`StoreError::NotFound`].
     async fn update(&self, rec: &NewRecord, expected_version: u64) -> Result<u64>;
     async fn get(&self, kind: &str, id: &str) -> Result<Option<Record>>;
-    /// The record, its subject's wrapped key and the subject's consent for `purpose`, in one read.
-    async fn get_for_open(&self, kind: &str, id: &str, purpose: &str) -> Result<Option<OpenRow>>;
+    /// The record, its subject's wrapped key and, when a `purpose` is given, the subject's
+    /// consent for it, in one read. (Purposes that need no consent are not looked up.)
+    async fn get_for_open(
+        &self,
+        kind: &str,
+        id: &str,
+        purpose: Option<&str>,
+    ) -> Result<Option<OpenRow>>;
     /// Sets only a record's `retain_until` (pinning keeps it past its rule); the version and
     /// body are untouched. Returns whether the record exists.
     async fn set_retention(

@@ -107,7 +107,7 @@ async fn reopening_keeps_everything() {
     }
     let store = SqliteStore::open(&path).expect("reopen");
     let row = store
-        .get_for_open("visit", "v1", "delivery.video")
+        .get_for_open("visit", "v1", Some("delivery.video"))
         .await
         .expect("open")
         .expect("row");
@@ -429,7 +429,7 @@ async fn throughput() {
             tokio::spawn(async move {
                 for i in 0..per_task {
                     let row = store
-                        .get_for_open("visit", &id(t, i), "delivery.video")
+                        .get_for_open("visit", &id(t, i), Some("delivery.video"))
                         .await;
                     assert!(row.expect("open").is_some());
                 }

@@ -101,7 +101,7 @@ impl Vault {
             consent,
         } = self
             .store
-            .get_for_open(kind, id, purpose)
+            .get_for_open(kind, id, purpose_def.needs_consent().then_some(purpose))
             .await?
             .ok_or_else(missing)?;
         if matches!(actor, Actor::Subject(s) if *s != record.subject) {

@@ -211,7 +211,12 @@ impl Store for PgStore {
         records::get(self, kind, id).await
     }
 
-    async fn get_for_open(&self, kind: &str, id: &str, purpose: &str) -> Result<Option<OpenRow>> {
+    async fn get_for_open(
+        &self,
+        kind: &str,
+        id: &str,
+        purpose: Option<&str>,
+    ) -> Result<Option<OpenRow>> {
         records::get_for_open(self, kind, id, purpose).await
     }
 

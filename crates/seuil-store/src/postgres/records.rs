@@ -116,8 +116,9 @@ pub(super) async fn get_for_open(
     pg: &Pg,
     kind: &str,
     id: &str,
-    purpose: &str,
+    purpose: Option<&str>,
 ) -> Result<Option<OpenRow>> {
+    // Without a purpose the lateral lookup matches nothing (`= NULL`): one query either way.
     let row = pg
         .row(
             "SELECT r.kind, r.id, r.subject, r.status, r.at, r.scope, r.body, r.retain_until,

@@ -169,9 +169,15 @@ impl Store for SqliteStore {
         self.read_now(move |c| records::get(c, &kind, &id)).await
     }
 
-    async fn get_for_open(&self, kind: &str, id: &str, purpose: &str) -> Result<Option<OpenRow>> {
-        let (kind, id, purpose) = (kind.to_owned(), id.to_owned(), purpose.to_owned());
-        self.read_now(move |c| records::get_for_open(c, &kind, &id, &purpose))
+    async fn get_for_open(
+        &self,
+        kind: &str,
+        id: &str,
+        purpose: Option<&str>,
+    ) -> Result<Option<OpenRow>> {
+        let (kind, id) = (kind.to_owned(), id.to_owned());
+        let purpose = purpose.map(str::to_owned);
+        self.read_now(move |c| records::get_for_open(c, &kind, &id, purpose.as_deref()))
             .await
     }
 

@@ -107,9 +107,9 @@ pub(super) fn get_for_open(
     c: &Connection,
     kind: &str,
     id: &str,
-    purpose: &str,
+    purpose: Option<&str>,
 ) -> Result<Option<OpenRow>> {
-    let sql = concat!(
+    let with_consent = concat!(
         "SELECT ",
         record_columns!(),
         ", k.kek_id, k.wrapped, k.created_at,
@@ -119,9 +119,23 @@ pub(super) fn get_for_open(
          FROM records r LEFT JOIN subject_keys k ON k.subject = r.subject
          WHERE r.kind = ?1 AND r.id = ?2"
     );
-    let row = c
-        .prepare_cached(sql)?
-        .query_row([kind, id, purpose], |row| {
+    let without = concat!(
+        "SELECT ",
+        record_columns!(),
+        ", k.kek_id, k.wrapped, k.created_at, NULL
+         FROM records r LEFT JOIN subject_keys k ON k.subject = r.subject
+         WHERE r.kind = ?1 AND r.id = ?2"
+    );
+    let mut stmt = match purpose {
+        Some(_) => c.prepare_cached(with_consent)?,
+        None => c.prepare_cached(without)?,
+    };
+    let params: Vec<&dyn rusqlite::ToSql> = match &purpose {
+        Some(p) => vec![&kind, &id, p],
+        None => vec![&kind, &id],
+    };
+    let row = stmt
+        .query_row(params.as_slice(), |row| {
             let record = record_at(row, 0)?;
             let kek_id: Option<String> = row.get(11)?;
             let wrapped_key = match kek_id {

@@ -82,7 +82,7 @@ pub async fn keys_shred(store: &DynStore) {
 pub async fn open_row(store: &DynStore) {
     assert!(
         store
-            .get_for_open("visit", "v1", "delivery.video")
+            .get_for_open("visit", "v1", Some("delivery.video"))
             .await
             .expect("open")
             .is_none()
@@ -93,7 +93,7 @@ pub async fn open_row(store: &DynStore) {
         .expect("insert");
 
     let row = store
-        .get_for_open("visit", "v1", "delivery.video")
+        .get_for_open("visit", "v1", Some("delivery.video"))
         .await
         .expect("open")
         .expect("row");
@@ -111,7 +111,7 @@ pub async fn open_row(store: &DynStore) {
     let purpose = "delivery.video";
     let open = || async {
         store
-            .get_for_open("visit", "v1", purpose)
+            .get_for_open("visit", "v1", Some(purpose))
             .await
             .expect("open")
             .expect("row")
@@ -155,11 +155,21 @@ pub async fn open_row(store: &DynStore) {
         .expect("same time");
     assert_eq!(open().await.consent, Some(true));
     let other = store
-        .get_for_open("visit", "v1", "palm.identify")
+        .get_for_open("visit", "v1", Some("palm.identify"))
         .await
         .expect("open")
         .expect("row");
     assert_eq!(other.consent, None);
+    // Without a purpose, no consent is looked up; the record and its key still come.
+    let bare = store
+        .get_for_open("visit", "v1", None)
+        .await
+        .expect("open")
+        .expect("row");
+    assert_eq!(
+        (bare.record.id.as_str(), bare.wrapped_key, bare.consent),
+        ("v1", Some(key("alice", "kek1", 7)), None)
+    );
 
     assert!(store.shred_key("alice", 50).await.expect("shred"));
     let row = open().await;
