@@ -234,6 +234,8 @@ fn delivery_schemas() -> Map<String, Value> {
         "RevokeForm": request(&["confirm"], json!({ "confirm": { "const": "REVOKE" } }), json!({ "confirm": "REVOKE" })),
         "PairForm": request(&["lock_device", "camera_device"], json!({ "lock_device": str_, "camera_device": str_ }),
             json!({ "lock_device": "dev_lock", "camera_device": "dev_camera" })),
+        "AssignRequest": request(&["courier_email"], json!({ "courier_email": { "type": S, "format": "email" } }),
+            json!({ "courier_email": "cole@example.com" })),
         "PinRequest": request(&["pinned"], json!({ "pinned": bool_ }), json!({ "pinned": true })),
         "ApprovalRequest": request(&["approved"], json!({ "approved": bool_ }), json!({ "approved": true })),
         "DeliveryRequest": request(&["customer_email", "order", "window_start", "window_end", "places"],

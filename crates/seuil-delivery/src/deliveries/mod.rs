@@ -17,7 +17,7 @@ mod steps;
 
 pub use issuing::{camera_newest_end, issue_grant, issuer, lock_sync, stream_newest_end};
 pub use lock_reports::{LockEvent, Reported, lock_reported};
-pub use steps::{approve, arrive, courier_relocked, record_alarm};
+pub use steps::{abort, approve, arrive, assign, courier_relocked, record_alarm};
 
 use crate::alarms::Alarm;
 use crate::camera::FOOTAGE;

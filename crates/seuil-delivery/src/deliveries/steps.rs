@@ -76,3 +76,43 @@ pub async fn record_alarm(
     .await?;
     Ok(d)
 }
+
+/// The operator assigns (or reassigns) the courier, before anyone has arrived.
+pub async fn assign(
+    vault: &Vault,
+    operator: &str,
+    id: &str,
+    courier: &str,
+) -> Result<Delivery, DeliveryError> {
+    let (d, ()) = modify(vault, &Actor::Operator(operator.into()), id, |d| {
+        if d.visit.step != Step::Scheduled {
+            return Err(DeliveryError::Conflict(format!(
+                "the visit is already {}; the courier can only change before arrival",
+                d.visit.step.as_str()
+            )));
+        }
+        d.courier = Some(courier.to_owned());
+        Ok(())
+    })
+    .await?;
+    Ok(d)
+}
+
+/// Calls the visit off. A courier may only before the door is unlocked (an abort must not
+/// silence the watch on an open door); the operator may at any step before done.
+pub async fn abort(vault: &Vault, actor: &Actor, id: &str) -> Result<Delivery, DeliveryError> {
+    let now = vault.now();
+    let courier = matches!(actor, Actor::Courier(_));
+    let (d, ()) = modify(vault, actor, id, |d| {
+        if courier && !matches!(d.visit.step, Step::Scheduled | Step::Arrived) {
+            return Err(DeliveryError::Conflict(format!(
+                "the visit is {}: lock the door again (the lock reports it) rather than abort",
+                d.visit.step.as_str()
+            )));
+        }
+        d.visit.abort(now)?;
+        Ok(())
+    })
+    .await?;
+    Ok(d)
+}

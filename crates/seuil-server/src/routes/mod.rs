@@ -202,11 +202,15 @@ pub fn table() -> Vec<RouteSpec> {
         // ---- in-home delivery: operator and courier ----------------------------------------
         route(M::POST, "/api/ops/deliveries", Operator, "delivery", "createDelivery", "Create a delivery for a customer, with its window and courier", Json(201, "DeliveryCreated"), delivery::create_delivery)
             .body(Body::Json("DeliveryRequest")),
+        route(M::PUT, "/api/ops/deliveries/{id}/courier", Operator, "delivery", "assignCourier", "Assign or reassign the courier, before arrival", Json(200, "DeliveryCreated"), delivery::assign_courier)
+            .body(Body::Json("AssignRequest")),
+        route(M::POST, "/api/ops/deliveries/{id}/abort", Operator, "delivery", "abortDelivery", "Call a visit off", Json(200, "DeliveryCreated"), delivery::abort_delivery),
         route(M::GET, "/api/ops/deliveries/{id}/clip", Operator, "delivery", "getDisputedClip", "A visit's footage, only inside a dispute the customer opened (audited)", Media("video/h264"), delivery::operator_clip),
         route(M::GET, "/api/courier/deliveries", Courier, "delivery", "listCourierDeliveries", "The deliveries assigned to you", Json(200, "CourierDeliveryList"), delivery::courier_deliveries),
         route(M::POST, "/api/courier/deliveries/{id}/arrive", Courier, "delivery", "arrive", "You are at the door", Json(200, "CourierDelivery"), delivery::arrive),
         route(M::POST, "/api/courier/deliveries/{id}/grant", Courier, "delivery", "getGrant", "Get the one-time grant for the lock (only while every condition holds)", Json(200, "GrantReply"), delivery::grant)
             .body(Body::Json("GrantRequest")),
+        route(M::POST, "/api/courier/deliveries/{id}/abort", Courier, "delivery", "abortVisit", "Call the visit off before the door is unlocked", Json(200, "CourierDelivery"), delivery::abort),
         route(M::POST, "/api/courier/deliveries/{id}/relock", Courier, "delivery", "reportRelock", "You locked the door again", Json(200, "CourierDelivery"), delivery::relock),
         // ---- ops -------------------------------------------------------------------------
         route(M::GET, "/api/openapi.json", Public, "ops", "getOpenApi", "This document", Json(200, "OpenApi"), ops::openapi),

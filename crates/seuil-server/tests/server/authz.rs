@@ -198,7 +198,9 @@ async fn target_for(env: &Env, a: &User, template: &str) -> Option<Target> {
             assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
             Target::Owned(r.json()["id"].as_str().unwrap().to_owned())
         }
-        "/api/ops/deliveries/{id}/clip" => Target::Staff(delivery_for(env, a).await.0),
+        "/api/ops/deliveries/{id}/clip"
+        | "/api/ops/deliveries/{id}/courier"
+        | "/api/ops/deliveries/{id}/abort" => Target::Staff(delivery_for(env, a).await.0),
         "/api/me/deliveries/{id}"
         | "/deliveries/{id}/approval"
         | "/deliveries/{id}/pin"
@@ -210,6 +212,7 @@ async fn target_for(env: &Env, a: &User, template: &str) -> Option<Target> {
         | "/api/me/deliveries/{id}/dispute" => Target::Owned(delivery_for(env, a).await.0),
         "/api/courier/deliveries/{id}/arrive"
         | "/api/courier/deliveries/{id}/grant"
+        | "/api/courier/deliveries/{id}/abort"
         | "/api/courier/deliveries/{id}/relock" => Target::Assigned(delivery_for(env, a).await.0),
         "/api/me/consents/{purpose}" | "/my-data/consents/{purpose}" => {
             Target::SelfScoped("marketing.email".into())

@@ -252,6 +252,17 @@ async fn a_whole_delivery_then_a_jammed_camera() {
         .await;
     assert!(r.status.is_client_error(), "{}", r.text());
 
+    // Calling the visit off now would stop the watch on an open door: refused.
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/courier/deliveries/{id}/abort"),
+            &courier.auth,
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+
     // The courier and the lock report the relock; the visit is done, its alarm on record.
     let r = env
         .call(
@@ -462,4 +473,55 @@ async fn a_covered_lens_alarms_while_the_courier_is_inside() {
         d["visit"]["step"], "unlocked",
         "raised while the door is still open: {d}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_reassigns_and_a_visit_is_called_off() {
+    let env = env().await;
+    let customer = env.customer("fay").await;
+    let (id, first) = crate::authz::delivery_for(&env, &customer).await;
+    let operator = env.account("omar", Role::Operator).await;
+    let second = env.account("cyd", Role::Courier).await;
+    let r = env
+        .json(
+            Method::PUT,
+            &format!("/api/ops/deliveries/{id}/courier"),
+            &operator.auth,
+            json!({ "courier_email": second.email }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let arrive = format!("/api/courier/deliveries/{id}/arrive");
+    let r = env.call(Method::POST, &arrive, &first.auth).send().await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "the first courier no longer has it"
+    );
+    let r = env.call(Method::POST, &arrive, &second.auth).send().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = env
+        .json(
+            Method::PUT,
+            &format!("/api/ops/deliveries/{id}/courier"),
+            &operator.auth,
+            json!({ "courier_email": first.email }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "not once the courier is at the door"
+    );
+    let abort = format!("/api/courier/deliveries/{id}/abort");
+    let r = env.call(Method::POST, &abort, &second.auth).send().await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["step"], "aborted");
+    let r = env.call(Method::POST, &abort, &second.auth).send().await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let d = env
+        .get(&format!("/api/me/deliveries/{id}"), &customer.auth)
+        .await
+        .json();
+    assert_eq!(d["visit"]["step"], "aborted", "{d}");
 }

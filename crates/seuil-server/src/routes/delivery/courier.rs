@@ -72,3 +72,16 @@ pub async fn relock(
     track(&state, &d).await;
     Ok(Json(courier_view(&d)))
 }
+
+/// The courier calls the visit off before the door is unlocked (nobody home to the lock, a
+/// parcel left at the door instead).
+pub async fn abort(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let actor = seuil_vault::Actor::Courier(caller.subject.clone());
+    let d = deliveries::abort(&state.vault, &actor, &id).await?;
+    track(&state, &d).await;
+    Ok(Json(courier_view(&d)))
+}

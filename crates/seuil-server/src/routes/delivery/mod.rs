@@ -10,13 +10,16 @@ mod lock;
 mod orders;
 
 pub use clips::{PinRequest, clip, delete_clip, dispute, operator_clip, pin_clip};
-pub use courier::{GrantRequest, arrive, courier_deliveries, grant, relock};
+pub use courier::{GrantRequest, abort, arrive, courier_deliveries, grant, relock};
 pub use home::{
     ApprovalRequest, HomeRequest, get_home, pair, pair_home, revoke, revoke_grants, set_standing,
     standing_approval,
 };
 pub use lock::{LockEventBody, LockSyncRequest, lock_sync};
-pub use orders::{DeliveryRequest, approve, create_delivery, my_deliveries, my_delivery};
+pub use orders::{
+    AssignRequest, DeliveryRequest, abort_delivery, approve, assign_courier, create_delivery,
+    my_deliveries, my_delivery,
+};
 
 use crate::auth::Caller;
 use crate::problem::{ApiResult, Problem};

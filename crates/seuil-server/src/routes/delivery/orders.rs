@@ -108,3 +108,33 @@ pub async fn create_delivery(
     )
         .into_response())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    pub courier_email: String,
+}
+
+pub async fn assign_courier(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<AssignRequest>,
+) -> ApiResult<Json<Value>> {
+    let courier =
+        account_with_role(&state, &req.courier_email, Role::Courier, "courier_email").await?;
+    let d = deliveries::assign(&state.vault, &caller.subject, &id, &courier).await?;
+    Ok(Json(json!({ "id": d.id, "step": d.visit.step })))
+}
+
+/// The operator calls a visit off (the courier's own abort is in [`super::courier`]).
+pub async fn abort_delivery(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let actor = Actor::Operator(caller.subject.clone());
+    let d = deliveries::abort(&state.vault, &actor, &id).await?;
+    super::track(&state, &d).await;
+    Ok(Json(json!({ "id": d.id, "step": d.visit.step })))
+}
