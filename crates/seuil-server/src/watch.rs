@@ -120,33 +120,87 @@ impl Watch {
     }
 }
 
-/// Picks up the visits that were open when the server stopped.
-pub async fn resume(state: &AppState) {
-    for step in [Step::Arrived, Step::Unlocked, Step::Inside, Step::Relocked] {
-        let open = match deliveries::at_step(&state.vault, &actor(), step).await {
-            Ok(open) => open,
+/// The steps a watched visit can be at.
+const WATCHED: [Step; 4] = [Step::Arrived, Step::Unlocked, Step::Inside, Step::Relocked];
+
+/// How often the watched visits are compared with the store: other instances move visits on
+/// too (a courier's request, a lock's report), and a restart must pick up open visits.
+const SYNC_EVERY: u32 = 20;
+
+/// Follows every open visit in the store, and every step another instance recorded. Only the
+/// index is read for visits already followed at the step the store says; the rest are opened
+/// (audited, as the watchdog).
+pub async fn sync_with_store(state: &AppState) {
+    let mut in_store: HashMap<String, String> = HashMap::new();
+    for step in WATCHED {
+        let q = seuil_store::Query {
+            kind: deliveries::DELIVERY.into(),
+            status: Some(step.as_str().into()),
+            ..seuil_store::Query::default()
+        };
+        match state.vault.store().query(&q).await {
+            Ok(found) => {
+                in_store.extend(found.into_iter().map(|r| (r.id, step.as_str().to_owned())))
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot resume watching visits");
+                tracing::warn!(error = %e, "cannot compare the watched visits with the store");
                 return;
             }
-        };
-        for d in open {
-            match home::load(&state.vault, &actor(), &d.customer).await {
-                Ok(Some((home, _))) => state.watch.track(&d, &home),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read a home to watch its visit"),
+        }
+    }
+    let stale: Vec<String> = {
+        let visits = state.watch.lock();
+        let moved_here = in_store
+            .iter()
+            .filter(|(id, step)| {
+                visits
+                    .get(*id)
+                    .is_none_or(|w| w.visit.step.as_str() != step.as_str())
+            })
+            .map(|(id, _)| id.clone());
+        // Followed here at an open step, but the store has it elsewhere (done, aborted).
+        let moved_away = visits
+            .iter()
+            .filter(|(id, w)| WATCHED.contains(&w.visit.step) && !in_store.contains_key(*id))
+            .map(|(id, _)| id.clone());
+        moved_here.chain(moved_away).collect()
+    };
+    for id in stale {
+        let d = match deliveries::load(&state.vault, &actor(), &id).await {
+            Ok((d, _)) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a visit to watch it");
+                continue;
             }
+        };
+        // A visit whose recording has closed is not taken up again (its analysis runs where
+        // it was watched), even if the lock never confirmed the courier's relock.
+        let closed = d.visit.relocked_at.or(d.visit.ended_at).is_some_and(|end| {
+            !d.visit.step.door_open() && state.vault.now() > end + RECORDING_MARGIN_MS
+        });
+        if closed {
+            // (If it is watched here, the next check lets it go and analyses its footage.)
+            continue;
+        }
+        match home::load(&state.vault, &actor(), &d.customer).await {
+            Ok(Some((home, _))) => state.watch.track(&d, &home),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read a home to watch its visit"),
         }
     }
 }
 
 /// Checks every watched visit each [`TICK`].
 pub async fn run(state: Arc<AppState>) {
-    resume(&state).await;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u32 = 0;
     loop {
         tick.tick().await;
+        if n.is_multiple_of(SYNC_EVERY) {
+            sync_with_store(&state).await;
+        }
+        n = n.wrapping_add(1);
         if let Err(e) = check(&state).await {
             tracing::warn!(error = %e, "visit watchdog failed");
         }
@@ -296,14 +350,18 @@ async fn analyse(state: Arc<AppState>, id: String, customer: String) {
 
 /// Records an alarm on its delivery (if any) and tells the customer at once.
 pub async fn raise(state: &AppState, delivery: Option<&str>, customer: &str, alarm: Alarm) {
+    if let Some(id) = delivery {
+        match deliveries::record_alarm(&state.vault, &actor(), id, alarm).await {
+            Ok(true) => {}
+            // Another instance watching the same visit raised it first.
+            Ok(false) => return,
+            // Better twice than never: the customer still hears of it.
+            Err(e) => tracing::warn!(error = %e, "cannot record a delivery alarm"),
+        }
+    }
     tracing::info!(alarm = ?alarm, "delivery alarm");
     let data = serde_json::json!({ "delivery": delivery, "alarm": alarm });
     if let Err(e) = notify::notify(state, customer, "delivery.alarm", data).await {
         tracing::warn!(error = ?e, "cannot notify a delivery alarm");
-    }
-    if let Some(id) = delivery
-        && let Err(e) = deliveries::record_alarm(&state.vault, &actor(), id, alarm).await
-    {
-        tracing::warn!(error = %e, "cannot record a delivery alarm");
     }
 }

@@ -62,19 +62,25 @@ pub async fn courier_relocked(
 }
 
 /// Records an alarm on the delivery (the watchdog's or the analysis').
+///
+/// Returns `false` when the same alarm was on record already (several instances may watch
+/// one visit: the customer hears of it once).
 pub async fn record_alarm(
     vault: &Vault,
     actor: &Actor,
     id: &str,
     alarm: Alarm,
-) -> Result<Delivery, DeliveryError> {
+) -> Result<bool, DeliveryError> {
     let at = vault.now();
-    let (d, ()) = modify(vault, actor, id, |d| {
+    let (_, new) = modify(vault, actor, id, |d| {
+        if d.alarms.iter().any(|r| r.alarm == alarm) {
+            return Ok(false);
+        }
         d.alarms.push(Raised { at, alarm });
-        Ok(())
+        Ok(true)
     })
     .await?;
-    Ok(d)
+    Ok(new)
 }
 
 /// The operator assigns (or reassigns) the courier, before anyone has arrived.

@@ -525,3 +525,95 @@ async fn the_operator_reassigns_and_a_visit_is_called_off() {
         .json();
     assert_eq!(d["visit"]["step"], "aborted", "{d}");
 }
+
+/// Two instances over one store: the visit's steps go through the first, and the second,
+/// which saw none of them, watches the visit from the store and raises the alarm (once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instance_watches_a_visit_it_never_saw() {
+    let env = env().await;
+    let other = seuil_server::App::new(env.vault.clone(), test_config());
+    let _other_background = other.spawn_background();
+    let customer = env.customer("gus").await;
+    let consent = json!({ "granted": true });
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/consents/delivery.video",
+            &customer.auth,
+            consent,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let lock_dev = paired(&env, &customer, 91, "lock").await;
+    let mut cam = paired(&env, &customer, 92, "camera").await;
+    let home = json!({ "lock_device": lock_dev.device, "camera_device": cam.device });
+    assert_eq!(
+        env.json(Method::PUT, "/api/me/home", &customer.auth, home)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let standing = json!({ "approved": true });
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/home/standing-approval",
+            &customer.auth,
+            standing,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let operator = env.account("opal", Role::Operator).await;
+    let courier = env.account("coco", Role::Courier).await;
+    let now = env.vault.now();
+    let order = json!({ "customer_email": customer.email, "courier_email": courier.email, "order": "a parcel",
+                        "window_start": now - 60_000, "window_end": now + 3_600_000, "places": ["door"] });
+    let r = env
+        .json(Method::POST, "/api/ops/deliveries", &operator.auth, order)
+        .await;
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = env
+        .call(
+            Method::POST,
+            &format!("/api/courier/deliveries/{id}/arrive"),
+            &courier.auth,
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    second_of_footage(&env, &mut cam, 0).await;
+    let key = SigningKey::from_bytes(&[6; 32]);
+    let ask = json!({ "courier_key": B64.encode(key.verifying_key().as_bytes()) });
+    let r = env
+        .json(
+            Method::POST,
+            &format!("/api/courier/deliveries/{id}/grant"),
+            &courier.auth,
+            ask,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let grant_id = r.json()["grant_id"].as_str().unwrap().to_owned();
+    let unlocked = json!([{ "event": "unlocked", "grant_id": grant_id, "at": env.vault.now() }]);
+    assert_eq!(
+        lock_sync(&env, &lock_dev, unlocked).await.status,
+        StatusCode::OK
+    );
+    second_of_footage(&env, &mut cam, 1).await;
+
+    // The camera falls silent; only the other instance runs a watchdog.
+    let mut alarms = json!([]);
+    for _ in 0..100 {
+        let d = env
+            .get(&format!("/api/me/deliveries/{id}"), &customer.auth)
+            .await
+            .json();
+        alarms = d["alarms"].clone();
+        if alarms.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(alarms[0]["alarm"], "camera_silent", "{alarms}");
+    assert_eq!(alarms.as_array().unwrap().len(), 1, "{alarms}");
+}
