@@ -350,17 +350,23 @@ async fn analyse(state: Arc<AppState>, id: String, customer: String) {
 
 /// Records an alarm on its delivery (if any) and tells the customer at once.
 pub async fn raise(state: &AppState, delivery: Option<&str>, customer: &str, alarm: Alarm) {
+    let data = serde_json::json!({ "delivery": delivery, "alarm": alarm });
     if let Some(id) = delivery {
         match deliveries::record_alarm(&state.vault, &actor(), id, alarm).await {
             Ok(true) => {}
-            // Another instance watching the same visit raised it first.
-            Ok(false) => return,
+            // Another instance watching the same visit raised it first, webhooks and all;
+            // this one still tells the customer's streams connected here.
+            Ok(false) => {
+                if let Err(e) = notify::notify_live(state, customer, "delivery.alarm", data) {
+                    tracing::warn!(error = ?e, "cannot push a delivery alarm");
+                }
+                return;
+            }
             // Better twice than never: the customer still hears of it.
             Err(e) => tracing::warn!(error = %e, "cannot record a delivery alarm"),
         }
     }
     tracing::info!(alarm = ?alarm, "delivery alarm");
-    let data = serde_json::json!({ "delivery": delivery, "alarm": alarm });
     if let Err(e) = notify::notify(state, customer, "delivery.alarm", data).await {
         tracing::warn!(error = ?e, "cannot notify a delivery alarm");
     }
