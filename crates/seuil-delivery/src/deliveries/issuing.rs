@@ -108,13 +108,12 @@ pub async fn issue_grant(
 }
 
 /// The signed time and epoch floor for the home's lock.
-pub async fn lock_sync(vault: &Vault, home: &Home) -> Result<LockSync, DeliveryError> {
-    let issuer = issuer(vault).await?;
-    Ok(SyncInfo {
+pub fn lock_sync(issuer: &Issuer, home: &Home, now: i64) -> LockSync {
+    SyncInfo {
         lock_id: home.lock_id(),
-        time: vault.now(),
+        time: now,
         epoch_floor: home.epoch,
         issuer_key_id: issuer.key_id,
     }
-    .sign(&issuer.key))
+    .sign(&issuer.key)
 }

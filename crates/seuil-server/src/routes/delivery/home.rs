@@ -97,12 +97,25 @@ pub async fn standing_approval(
 }
 
 pub async fn set_standing(state: &AppState, caller: &Caller, approved: bool) -> ApiResult<Value> {
+    let now = state.vault.now();
+    update_home(state, caller, |h| {
+        h.standing_approval = match (approved, h.standing_approval) {
+            (true, Some(since)) => Some(since),
+            (true, None) => Some(now),
+            (false, _) => None,
+        };
+    })
+    .await
+}
+
+/// Changes the caller's home and stores it (a version-checked update).
+async fn update_home(
+    state: &AppState,
+    caller: &Caller,
+    change: impl FnOnce(&mut Home),
+) -> ApiResult<Value> {
     let (mut h, version) = own_home(state, caller).await?;
-    h.standing_approval = match (approved, h.standing_approval) {
-        (true, Some(since)) => Some(since),
-        (true, None) => Some(state.vault.now()),
-        (false, _) => None,
-    };
+    change(&mut h);
     home::save(
         &state.vault,
         &subject(caller),
@@ -120,15 +133,5 @@ pub async fn revoke_grants(State(state): State<Shared>, caller: Caller) -> ApiRe
 }
 
 pub async fn revoke(state: &AppState, caller: &Caller) -> ApiResult<Value> {
-    let (mut h, version) = own_home(state, caller).await?;
-    h.epoch += 1;
-    home::save(
-        &state.vault,
-        &subject(caller),
-        &caller.subject,
-        &h,
-        Some(version),
-    )
-    .await?;
-    Ok(home_view(&h))
+    update_home(state, caller, |h| h.epoch += 1).await
 }

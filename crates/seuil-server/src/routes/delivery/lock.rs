@@ -81,8 +81,8 @@ pub async fn lock_sync(
             Reported::Nothing => {}
         }
     }
-    let sync = deliveries::lock_sync(&state.vault, &h).await?;
     let issuer = deliveries::issuer(&state.vault).await?;
+    let sync = deliveries::lock_sync(&issuer, &h, state.vault.now());
     Ok(Json(json!({
         "sync": B64.encode(sync.encode()),
         "acknowledged": req.events.len(),
