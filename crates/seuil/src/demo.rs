@@ -6,9 +6,10 @@
 //! alarmed within 3 s, the live view turns STALE, and the lock refuses a second entry.
 
 use crate::sim::camera::{self, Camera, Source, StreamOptions};
-use crate::sim::courier::{self, Plan, Session};
+use crate::sim::courier::{self, Plan};
 use crate::sim::device::{DeviceClient, keygen, read_key};
 use crate::sim::lock::{self, SimLock};
+use crate::sim::session::Session;
 use anyhow::Context;
 use reqwest::Method;
 use serde_json::json;
@@ -103,20 +104,7 @@ async fn deliveries(url: &str, data_dir: &Path) -> anyhow::Result<()> {
     let courier = Session::sign_in(url, COURIER_EMAIL, STAFF_PASSWORD).await?;
     let (lock_key, lock_id) = device(&customer, &dir, "lock").await?;
     let (camera_key, camera_id) = device(&customer, &dir, "camera").await?;
-    customer
-        .ok(
-            Method::PUT,
-            "/api/me/consents/delivery.video",
-            Some(json!({ "granted": true })),
-        )
-        .await?;
-    customer
-        .ok(
-            Method::PUT,
-            "/api/me/home",
-            Some(json!({ "lock_device": lock_id, "camera_device": camera_id, "relock_within_s": 120 })),
-        )
-        .await?;
+    customer.pair_home(&lock_id, &camera_id, 120).await?;
 
     // The camera streams a synthetic room and serves the lock's local link.
     let cam = Camera::new(read_key(&camera_key)?);

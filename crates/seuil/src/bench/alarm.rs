@@ -6,8 +6,8 @@
 //! measured in the same run, is the same event stream carrying a plain notification (a
 //! device heartbeat): what any push costs, without the watchdog.
 
-use crate::sim::courier::Session;
 use crate::sim::device::{B64, DeviceClient, now_ms};
+use crate::sim::session::Session;
 use anyhow::{Context, bail};
 use base64::Engine;
 use ed25519_dalek::SigningKey;
@@ -143,17 +143,10 @@ pub async fn measure(dir: &Path, visits: usize) -> anyhow::Result<Figures> {
             keys.push(key);
         }
         customer
-            .ok(
-                Method::PUT,
-                "/api/me/consents/delivery.video",
-                Some(json!({ "granted": true })),
-            )
-            .await?;
-        customer
-            .ok(
-                Method::PUT,
-                "/api/me/home",
-                Some(json!({ "lock_device": ids[0], "camera_device": ids[1] })),
+            .pair_home(
+                &ids[0],
+                &ids[1],
+                seuil_delivery::home::DEFAULT_RELOCK_WITHIN_S,
             )
             .await?;
         customer

@@ -5,6 +5,7 @@ pub mod camera;
 pub mod courier;
 pub mod device;
 pub mod lock;
+pub mod session;
 
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
