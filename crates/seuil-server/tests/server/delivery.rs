@@ -46,6 +46,86 @@ fn b64_32(s: &Value) -> [u8; 32] {
     B64.decode(s.as_str().unwrap()).unwrap().try_into().unwrap()
 }
 
+/// A customer whose home is paired (consenting to recording, with the standing approval),
+/// and a delivery to it whose courier is at the door.
+struct AtTheDoor {
+    customer: User,
+    courier: User,
+    lock: Cam,
+    cam: Cam,
+    id: String,
+}
+
+async fn at_the_door(env: &Env, name: &str, seed: u8) -> AtTheDoor {
+    let customer = env.customer(name).await;
+    let operator = env.account(&format!("op-{name}"), Role::Operator).await;
+    let courier = env.account(&format!("courier-{name}"), Role::Courier).await;
+    let consent = json!({ "granted": true });
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/consents/delivery.video",
+            &customer.auth,
+            consent,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let lock = paired(env, &customer, seed, "lock").await;
+    let cam = paired(env, &customer, seed + 1, "camera").await;
+    let home = json!({ "lock_device": lock.device, "camera_device": cam.device });
+    let r = env
+        .json(Method::PUT, "/api/me/home", &customer.auth, home)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let standing = json!({ "approved": true });
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/home/standing-approval",
+            &customer.auth,
+            standing,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let now = env.vault.now();
+    let order = json!({ "customer_email": customer.email, "courier_email": courier.email, "order": "a parcel",
+                        "window_start": now - 60_000, "window_end": now + 3_600_000, "places": ["door"] });
+    let r = env
+        .json(Method::POST, "/api/ops/deliveries", &operator.auth, order)
+        .await;
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let arrive = format!("/api/courier/deliveries/{id}/arrive");
+    let r = env.call(Method::POST, &arrive, &courier.auth).send().await;
+    assert_eq!(r.status, StatusCode::OK);
+    AtTheDoor {
+        customer,
+        courier,
+        lock,
+        cam,
+        id,
+    }
+}
+
+impl AtTheDoor {
+    /// The courier gets the grant (the camera must be live), and the lock reports the unlock.
+    async fn unlock(&self, env: &Env) {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let ask = json!({ "courier_key": B64.encode(key.verifying_key().as_bytes()) });
+        let grant = format!("/api/courier/deliveries/{}/grant", self.id);
+        let r = env
+            .json(Method::POST, &grant, &self.courier.auth, ask)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let grant_id = r.json()["grant_id"].as_str().unwrap().to_owned();
+        let unlocked =
+            json!([{ "event": "unlocked", "grant_id": grant_id, "at": env.vault.now() }]);
+        assert_eq!(
+            lock_sync(env, &self.lock, unlocked).await.status,
+            StatusCode::OK
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_delivery_then_a_jammed_camera() {
     let env = env().await;
@@ -368,54 +448,7 @@ async fn a_covered_lens_alarms_while_the_courier_is_inside() {
     use seuil_delivery::footage::synthetic;
     let env = env().await;
     let _background = env.app.spawn_background();
-    let customer = env.customer("erin").await;
-    let operator = env.account("olaf", Role::Operator).await;
-    let courier = env.account("cody", Role::Courier).await;
-    let consent = json!({ "granted": true });
-    let r = env
-        .json(
-            Method::PUT,
-            "/api/me/consents/delivery.video",
-            &customer.auth,
-            consent,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    let lock_dev = paired(&env, &customer, 81, "lock").await;
-    let mut cam = paired(&env, &customer, 82, "camera").await;
-    let home = json!({ "lock_device": lock_dev.device, "camera_device": cam.device });
-    assert_eq!(
-        env.json(Method::PUT, "/api/me/home", &customer.auth, home)
-            .await
-            .status,
-        StatusCode::OK
-    );
-    let standing = json!({ "approved": true });
-    let r = env
-        .json(
-            Method::PUT,
-            "/api/me/home/standing-approval",
-            &customer.auth,
-            standing,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    let now = env.vault.now();
-    let order = json!({ "customer_email": customer.email, "courier_email": courier.email, "order": "a parcel",
-                        "window_start": now - 60_000, "window_end": now + 3_600_000, "places": ["door"] });
-    let r = env
-        .json(Method::POST, "/api/ops/deliveries", &operator.auth, order)
-        .await;
-    let id = r.json()["id"].as_str().unwrap().to_owned();
-    let r = env
-        .call(
-            Method::POST,
-            &format!("/api/courier/deliveries/{id}/arrive"),
-            &courier.auth,
-        )
-        .send()
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
+    let mut door = at_the_door(&env, "erin", 81).await;
 
     // Real H.264: a room, then a hand over the lens.
     let mut room = synthetic::Room::new(160, 120, 10).unwrap();
@@ -432,30 +465,14 @@ async fn a_covered_lens_alarms_while_the_courier_is_inside() {
         counter += 1;
         (body, env.vault.now())
     };
-    let (body, ts) = second(&mut cam, false);
-    assert_eq!(send(&env, &cam, body, ts).await.status, StatusCode::OK);
-    let key = SigningKey::from_bytes(&[5; 32]);
-    let ask = json!({ "courier_key": B64.encode(key.verifying_key().as_bytes()) });
-    let r = env
-        .json(
-            Method::POST,
-            &format!("/api/courier/deliveries/{id}/grant"),
-            &courier.auth,
-            ask,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let grant_id = r.json()["grant_id"].as_str().unwrap().to_owned();
-    let unlocked = json!([{ "event": "unlocked", "grant_id": grant_id, "at": env.vault.now() }]);
-    assert_eq!(
-        lock_sync(&env, &lock_dev, unlocked).await.status,
-        StatusCode::OK
-    );
+    let (body, ts) = second(&mut door.cam, false);
+    assert_eq!(send(&env, &door.cam, body, ts).await.status, StatusCode::OK);
+    door.unlock(&env).await;
 
-    let mut events = env.events(&customer).await;
+    let mut events = env.events(&door.customer).await;
     for covered in [false, false, true, true, true, false] {
-        let (body, ts) = second(&mut cam, covered);
-        assert_eq!(send(&env, &cam, body, ts).await.status, StatusCode::OK);
+        let (body, ts) = second(&mut door.cam, covered);
+        assert_eq!(send(&env, &door.cam, body, ts).await.status, StatusCode::OK);
     }
     let alarmed = events
         .wait_for(&["tampering", "covered"], Duration::from_secs(15))
@@ -466,7 +483,10 @@ async fn a_covered_lens_alarms_while_the_courier_is_inside() {
         events.seen
     );
     let d = env
-        .get(&format!("/api/me/deliveries/{id}"), &customer.auth)
+        .get(
+            &format!("/api/me/deliveries/{}", door.id),
+            &door.customer.auth,
+        )
         .await
         .json();
     assert_eq!(
@@ -533,73 +553,11 @@ async fn another_instance_watches_a_visit_it_never_saw() {
     let env = env().await;
     let other = seuil_server::App::new(env.vault.clone(), test_config());
     let _other_background = other.spawn_background();
-    let customer = env.customer("gus").await;
-    let consent = json!({ "granted": true });
-    let r = env
-        .json(
-            Method::PUT,
-            "/api/me/consents/delivery.video",
-            &customer.auth,
-            consent,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    let lock_dev = paired(&env, &customer, 91, "lock").await;
-    let mut cam = paired(&env, &customer, 92, "camera").await;
-    let home = json!({ "lock_device": lock_dev.device, "camera_device": cam.device });
-    assert_eq!(
-        env.json(Method::PUT, "/api/me/home", &customer.auth, home)
-            .await
-            .status,
-        StatusCode::OK
-    );
-    let standing = json!({ "approved": true });
-    let r = env
-        .json(
-            Method::PUT,
-            "/api/me/home/standing-approval",
-            &customer.auth,
-            standing,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    let operator = env.account("opal", Role::Operator).await;
-    let courier = env.account("coco", Role::Courier).await;
-    let now = env.vault.now();
-    let order = json!({ "customer_email": customer.email, "courier_email": courier.email, "order": "a parcel",
-                        "window_start": now - 60_000, "window_end": now + 3_600_000, "places": ["door"] });
-    let r = env
-        .json(Method::POST, "/api/ops/deliveries", &operator.auth, order)
-        .await;
-    let id = r.json()["id"].as_str().unwrap().to_owned();
-    let r = env
-        .call(
-            Method::POST,
-            &format!("/api/courier/deliveries/{id}/arrive"),
-            &courier.auth,
-        )
-        .send()
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    second_of_footage(&env, &mut cam, 0).await;
-    let key = SigningKey::from_bytes(&[6; 32]);
-    let ask = json!({ "courier_key": B64.encode(key.verifying_key().as_bytes()) });
-    let r = env
-        .json(
-            Method::POST,
-            &format!("/api/courier/deliveries/{id}/grant"),
-            &courier.auth,
-            ask,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let grant_id = r.json()["grant_id"].as_str().unwrap().to_owned();
-    let unlocked = json!([{ "event": "unlocked", "grant_id": grant_id, "at": env.vault.now() }]);
-    assert_eq!(
-        lock_sync(&env, &lock_dev, unlocked).await.status,
-        StatusCode::OK
-    );
-    second_of_footage(&env, &mut cam, 1).await;
+    let mut door = at_the_door(&env, "gus", 91).await;
+    second_of_footage(&env, &mut door.cam, 0).await;
+    door.unlock(&env).await;
+    second_of_footage(&env, &mut door.cam, 1).await;
+    let (customer, id) = (&door.customer, &door.id);
 
     // The camera falls silent; only the other instance runs a watchdog.
     let mut alarms = json!([]);
