@@ -189,3 +189,41 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn footage_outside_a_visit_is_kept_only_until_its_buffer_ends() {
+    use seuil_delivery::camera::{FOOTAGE, segment_id};
+    let h = home().await;
+    let segs = segments(&h.key, 2);
+    let buffered = |start: i64| Keep::Until(start + 30_000);
+    ingest(
+        &h.vault,
+        &h.camera,
+        &segs[0].0,
+        segs[0].1.clone(),
+        &buffered,
+    )
+    .await
+    .unwrap();
+    ingest(&h.vault, &h.camera, &segs[1].0, segs[1].1.clone(), &|_| {
+        Keep::Visit
+    })
+    .await
+    .unwrap();
+    let (vault, camera) = (&h.vault, &h.camera);
+    let kept_until = |counter: u64| async move {
+        let id = segment_id(&camera.id, counter);
+        vault
+            .store()
+            .get(FOOTAGE, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .retain_until
+    };
+    assert_eq!(kept_until(0).await, Some(1_800_000_000_000 + 30_000));
+    let rule = kept_until(1)
+        .await
+        .expect("a visit's footage is under the 72-hour rule");
+    assert_eq!(rule, h.vault.now() + 72 * 3_600_000);
+}

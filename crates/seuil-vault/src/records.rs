@@ -51,9 +51,22 @@ fn event(
 impl Vault {
     /// Seals a new record under its subject's key, stores it and audits the write.
     pub async fn seal(&self, actor: &Actor, purpose: &str, w: Write<'_>) -> Result<()> {
+        let until = self.retention.until(w.kind, self.now());
+        self.seal_until(actor, purpose, w, until).await
+    }
+
+    /// [`Vault::seal`], kept until `retain_until` instead of its kind's rule (footage buffered
+    /// before anyone knows whether a visit will claim it).
+    pub async fn seal_until(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        w: Write<'_>,
+        retain_until: Option<Millis>,
+    ) -> Result<()> {
         let key = self.authorize_write(actor, purpose, w.subject).await?;
-        let now = self.now();
-        let rec = self.sealed_record(&key, &w, 1, now)?;
+        let mut rec = self.sealed_record(&key, &w, 1, self.now())?;
+        rec.retain_until = retain_until;
         self.store.insert(&rec).await?;
         self.audit_with(
             &key,

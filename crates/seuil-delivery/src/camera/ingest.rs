@@ -226,16 +226,17 @@ async fn keep(
         },
         body: &body,
     };
-    match vault.seal(&camera.actor(), PURPOSE, w).await {
+    let sealed = match keep_until {
+        Some(until) => {
+            vault
+                .seal_until(&camera.actor(), PURPOSE, w, Some(until))
+                .await
+        }
+        None => vault.seal(&camera.actor(), PURPOSE, w).await,
+    };
+    match sealed {
         // Kept already by an attempt that lost the race to save the stream.
-        Err(VaultError::Store(StoreError::Conflict { .. })) | Ok(()) => {}
-        Err(e) => return Err(e),
+        Err(VaultError::Store(StoreError::Conflict { .. })) => Ok(()),
+        other => other,
     }
-    if let Some(until) = keep_until {
-        vault
-            .store()
-            .set_retention(FOOTAGE, &id, Some(until))
-            .await?;
-    }
-    Ok(())
 }
