@@ -100,7 +100,17 @@ async fn a_covered_lens_during_a_visit_is_found_in_its_clip() {
     deliveries::arrive(&vault, "courier-1", &d.id)
         .await
         .unwrap();
-    let (_, grant) = deliveries::issue_grant(&vault, "courier-1", &d.id, [9; 32])
+    // A key of small order (here the identity) is never signed into a grant: the lock would
+    // accept proofs anyone can make for it.
+    let mut weak = [0; 32];
+    weak[0] = 1;
+    let refused = deliveries::issue_grant(&vault, "courier-1", &d.id, weak).await;
+    assert!(
+        matches!(refused, Err(deliveries::DeliveryError::Invalid(_))),
+        "{refused:?}"
+    );
+    let courier_key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key();
+    let (_, grant) = deliveries::issue_grant(&vault, "courier-1", &d.id, courier_key.to_bytes())
         .await
         .unwrap();
     let lock = Actor::Device("lock-1".into());

@@ -29,8 +29,12 @@ pub enum ConfigError {
 impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            ConfigError::BadIssuerKey => "the issuer's public key is not a valid Ed25519 key",
-            ConfigError::BadCameraKey => "the camera's public key is not a valid Ed25519 key",
+            ConfigError::BadIssuerKey => {
+                "the issuer's public key is not a usable Ed25519 key (invalid or of small order)"
+            }
+            ConfigError::BadCameraKey => {
+                "the camera's public key is not a usable Ed25519 key (invalid or of small order)"
+            }
             ConfigError::TooManyIssuers => "a lock trusts at most 4 issuer keys",
         })
     }
@@ -64,7 +68,7 @@ impl LockConfig {
 
     /// Trusts grants and syncs signed by `key`, which grants name as `key_id`.
     pub fn with_issuer(mut self, key_id: [u8; 8], key: &[u8; 32]) -> Result<Self, ConfigError> {
-        let key = VerifyingKey::from_bytes(key).map_err(|_| ConfigError::BadIssuerKey)?;
+        let key = seuil_proto::public_key(key).ok_or(ConfigError::BadIssuerKey)?;
         let slot = self
             .issuers
             .iter_mut()
@@ -76,7 +80,7 @@ impl LockConfig {
 
     /// Pairs the camera whose attestations the lock checks.
     pub fn with_camera(mut self, key: &[u8; 32]) -> Result<Self, ConfigError> {
-        self.camera = Some(VerifyingKey::from_bytes(key).map_err(|_| ConfigError::BadCameraKey)?);
+        self.camera = Some(seuil_proto::public_key(key).ok_or(ConfigError::BadCameraKey)?);
         Ok(self)
     }
 

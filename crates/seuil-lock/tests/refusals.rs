@@ -347,3 +347,20 @@ fn challenges_never_repeat_even_across_restarts() {
     let c = again.challenge(T0);
     assert!(c != a && c != b);
 }
+
+#[test]
+fn small_order_keys_are_refused_at_configuration() {
+    use seuil_lock::{ConfigError, LockConfig};
+    // The identity point: a valid encoding, but anyone could sign for it.
+    let mut weak = [0u8; 32];
+    weak[0] = 1;
+    let config = || LockConfig::new([7; 16], [9; 32]);
+    assert_eq!(
+        config().with_issuer(*b"weak-key", &weak).err(),
+        Some(ConfigError::BadIssuerKey)
+    );
+    assert_eq!(
+        config().with_camera(&weak).err(),
+        Some(ConfigError::BadCameraKey)
+    );
+}

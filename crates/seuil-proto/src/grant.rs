@@ -171,8 +171,7 @@ impl Grant {
         })
     }
 
-    /// Checks the issuer's signature. Strict verification: no malleable signatures, no
-    /// small-order keys.
+    /// Checks the issuer's signature, under a key read by [`crate::public_key`].
     pub fn verify(&self, issuer: &VerifyingKey) -> Result<(), VerifyError> {
         crate::signing::verify(
             issuer,

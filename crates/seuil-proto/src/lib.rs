@@ -30,6 +30,7 @@ pub use error::{DecodeError, VerifyError};
 pub use grant::{GRANT_BODY_LEN, GRANT_LEN, Grant, GrantBody, Permissions};
 pub use proof::{CourierProof, PROOF_LEN};
 pub use segment::{SEGMENT_LEN, Segment, SegmentInfo, VisitTag};
+pub use signing::public_key;
 pub use sync::{LockSync, SYNC_LEN, SyncInfo};
 
 /// The format version every message starts with.

@@ -78,7 +78,7 @@ impl LockSync {
         })
     }
 
-    /// Checks the issuer's signature (strict, like every message here).
+    /// Checks the issuer's signature, under a key read by [`crate::public_key`].
     pub fn verify(&self, issuer: &VerifyingKey) -> Result<(), VerifyError> {
         crate::signing::verify(
             issuer,

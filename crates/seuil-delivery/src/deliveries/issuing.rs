@@ -57,6 +57,12 @@ pub async fn issue_grant(
     id: &str,
     courier_key: [u8; 32],
 ) -> Result<(Delivery, Grant), DeliveryError> {
+    // The lock trusts the courier key the issuer signs without checking it again.
+    if seuil_proto::public_key(&courier_key).is_none() {
+        return Err(DeliveryError::Invalid(
+            "the courier key is not a usable Ed25519 public key".into(),
+        ));
+    }
     let actor = Actor::Courier(courier.into());
     let (d, _) = load(vault, &actor, id).await?;
     let (home, _) = home::load(vault, &actor, &d.customer)

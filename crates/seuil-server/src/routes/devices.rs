@@ -81,7 +81,7 @@ pub async fn register(
         .decode(req.public_key.trim())
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .filter(|b| ed25519_dalek::VerifyingKey::from_bytes(b).is_ok())
+        .filter(|b| seuil_proto::public_key(b).is_some())
         .ok_or_else(|| {
             Problem::unprocessable("`public_key` must be base64 of a 32-byte Ed25519 public key")
         })?;

@@ -46,25 +46,21 @@ fn progress(msg: &str) {
     eprintln!("bench: {msg}");
 }
 
-/// User and system CPU time of this process so far (Linux only).
-fn process_cpu() -> Option<Duration> {
-    cpu_time("/proc/self/stat")
+/// CPU time this process has used so far.
+fn process_cpu() -> Duration {
+    cpu_clock(rustix::time::ClockId::ProcessCPUTime)
 }
 
-/// User and system CPU time of the calling thread so far (Linux only).
-fn thread_cpu() -> Option<Duration> {
-    cpu_time("/proc/thread-self/stat")
+/// CPU time the calling thread has used so far: unlike wall time, it does not count the time
+/// other processes on a loaded machine held the core.
+fn thread_cpu() -> Duration {
+    cpu_clock(rustix::time::ClockId::ThreadCPUTime)
 }
 
-/// CPU time from a `stat` file of procfs.
-fn cpu_time(stat: &str) -> Option<Duration> {
-    // Linux reports these in USER_HZ ticks, which is 100 per second on every architecture.
-    const TICKS_PER_S: u64 = 100;
-    let stat = std::fs::read_to_string(stat).ok()?;
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis,
-    // where utime and stime are the 12th and 13th.
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 1000 / TICKS_PER_S))
+fn cpu_clock(clock: rustix::time::ClockId) -> Duration {
+    let t = rustix::time::clock_gettime(clock);
+    Duration::new(
+        t.tv_sec.max(0) as u64,
+        t.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }
