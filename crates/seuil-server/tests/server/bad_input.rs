@@ -228,6 +228,12 @@ async fn bad_paths_queries_and_methods_are_problems() {
             "/api/devices",
             json!({ "name": "x", "type": "toaster", "public_key": "AAAA" }),
         ),
+        // The identity point: a valid encoding, but of small order, so anyone could sign
+        // for it.
+        (
+            "/api/devices",
+            json!({ "name": "x", "type": "lock", "public_key": "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" }),
+        ),
         (
             "/api/devices",
             json!({ "name": "", "type": "lock", "public_key": crate::authz::device_key(1).1 }),
