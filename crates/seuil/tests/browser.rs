@@ -152,7 +152,7 @@ impl Driver {
             let path = format!("/element/{el}/{what}");
             match self.try_cmd(method.clone(), &path, &body).await {
                 Ok(value) => return value,
-                Err(e) if e["error"] == "stale element reference" => {
+                Err(e) if went_stale(&e) => {
                     assert!(
                         start.elapsed() < Duration::from_secs(20),
                         "{css} kept going stale"
@@ -271,6 +271,16 @@ impl Driver {
         )
         .await
     }
+}
+
+/// Whether a WebDriver error says the element left the page (the page was replaced between
+/// finding it and using it). Chrome says so either as a stale reference or, when the old
+/// document is already gone, as an inspector error about a node outside the document.
+fn went_stale(e: &Value) -> bool {
+    e["error"] == "stale element reference"
+        || e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not belong to the document"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
