@@ -65,8 +65,8 @@ fn operation(r: &RouteSpec) -> Value {
         .into_iter()
         .map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } }))
         .collect();
-    params.extend(r.query.iter().map(|(name, ty, desc)| {
-        json!({ "name": name, "in": "query", "required": true, "description": desc, "schema": { "type": ty, "minimum": 0 } })
+    params.extend(r.query.iter().map(|(name, ty, desc, required)| {
+        json!({ "name": name, "in": "query", "required": required, "description": desc, "schema": { "type": ty, "minimum": 0 } })
     }));
     if !params.is_empty() {
         op.insert("parameters".into(), Value::Array(params));
@@ -351,7 +351,7 @@ fn core_schemas() -> Value {
             "outcome": { "enum": ["ok", "denied", "integrity_error", null] },
             "leaf_hash": hex, "sealed": hex,
         })),
-        "AccessLog": obj(&["subject", "events"], json!({ "subject": str_, "events": array_of("AccessEvent") })),
+        "AccessLog": obj(&["subject", "events", "older"], json!({ "subject": str_, "events": array_of("AccessEvent"), "older": { "type": ["integer", "null"], "description": "pass as `before` for the page of older events; null when there are none" } })),
         "VerifyResult": obj(&["verified", "events", "checkpoint_size", "checkpoint_root", "checkpoint_signature_valid", "failures"], json!({
             "verified": { "type": "boolean" }, "events": int, "checkpoint_size": int, "checkpoint_root": hex,
             "checkpoint_signature_valid": { "type": "boolean" }, "log_public_key": hex,

@@ -120,7 +120,8 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_size(&self) -> Result<u64>;
     /// Leaves with `from <= index < to`, in order.
     async fn audit_leaves(&self, from: u64, to: u64) -> Result<Vec<AuditLeaf>>;
-    async fn audit_leaves_of(&self, subject: &str) -> Result<Vec<AuditLeaf>>;
+    /// The subject's leaves that `page` selects, in index order.
+    async fn audit_leaves_of(&self, subject: &str, page: LeafPage) -> Result<Vec<AuditLeaf>>;
     /// The hashes of the given nodes, in the order asked (level 0 from the leaves); fails with
     /// [`StoreError::NotFound`] if one is missing.
     async fn audit_nodes(&self, ids: &[NodeId]) -> Result<Vec<[u8; 32]>>;

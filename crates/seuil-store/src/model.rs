@@ -109,6 +109,31 @@ pub struct AuditLeaf {
     pub leaf_hash: [u8; 32],
 }
 
+/// Which of a subject's leaves to read: the newest `limit` of those with an index below
+/// `before` (of all of them, without it). A subject whose camera streams all day gathers
+/// hundreds of thousands of events, so their access log is read a page at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeafPage {
+    pub before: Option<u64>,
+    pub limit: usize,
+}
+
+impl LeafPage {
+    /// Every leaf of the subject (an export).
+    pub const ALL: LeafPage = LeafPage {
+        before: None,
+        limit: usize::MAX,
+    };
+
+    /// The newest `limit` leaves.
+    pub fn newest(limit: usize) -> LeafPage {
+        LeafPage {
+            before: None,
+            limit,
+        }
+    }
+}
+
 /// A perfect subtree of the audit Merkle tree: `level` 0 are leaf hashes, and the node at
 /// `(level, index)` covers leaves `index << level .. (index + 1) << level`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -4,7 +4,8 @@
 
 use seuil_store::sqlite::SqliteStore;
 use seuil_store::{
-    AuditLeaf, ConsentEntry, NewOutboxMessage, NewRecord, NodeId, Store, StoreError, WrappedKey,
+    AuditLeaf, ConsentEntry, LeafPage, NewOutboxMessage, NewRecord, NodeId, Store, StoreError,
+    WrappedKey,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -341,7 +342,10 @@ async fn migrating_a_version_1_log_keeps_every_leaf_reachable() {
 
     let store = SqliteStore::open(&path).expect("open and migrate");
     let of = |leaves: Vec<AuditLeaf>| leaves.iter().map(|l| l.index).collect::<Vec<_>>();
-    let alice = store.audit_leaves_of("alice").await.expect("alice");
+    let alice = store
+        .audit_leaves_of("alice", LeafPage::ALL)
+        .await
+        .expect("alice");
     assert_eq!(of(alice), [0, 2, 4, 6, 8]);
     let new = AuditLeaf {
         index: 10,
@@ -354,10 +358,16 @@ async fn migrating_a_version_1_log_keeps_every_leaf_reachable() {
         .audit_append(10, None, std::slice::from_ref(&new), &[])
         .await
         .expect("append after migrating");
-    let alice = store.audit_leaves_of("alice").await.expect("alice");
+    let alice = store
+        .audit_leaves_of("alice", LeafPage::ALL)
+        .await
+        .expect("alice");
     assert_eq!(of(alice), [0, 2, 4, 6, 8, 10]);
     assert_eq!(
-        of(store.audit_leaves_of("bob").await.expect("bob")),
+        of(store
+            .audit_leaves_of("bob", LeafPage::ALL)
+            .await
+            .expect("bob")),
         [1, 3, 5, 7, 9]
     );
 }

@@ -222,8 +222,18 @@ impl Vault {
 
     /// The subject's own access log: every event about them, opened with their key.
     pub async fn access_log(&self, subject: &str) -> Result<Vec<LoggedEvent>> {
+        self.access_log_page(subject, seuil_store::LeafPage::ALL)
+            .await
+    }
+
+    /// The events of the subject's access log that `page` selects, in log order.
+    pub async fn access_log_page(
+        &self,
+        subject: &str,
+        page: seuil_store::LeafPage,
+    ) -> Result<Vec<LoggedEvent>> {
         let key = self.keys().get(subject).await?;
-        let leaves = self.store.audit_leaves_of(subject).await?;
+        let leaves = self.store.audit_leaves_of(subject, page).await?;
         Ok(leaves
             .into_iter()
             .map(|leaf| {

@@ -269,8 +269,6 @@ pub fn consent_button_id(purpose: &str) -> String {
     format!("consent-{}", purpose.replace(['.', '_'], "-"))
 }
 
-const LOG_ROWS: usize = 500;
-
 /// `verify`: also verify the events shown (after the page's own account read, so the count
 /// matches the table).
 async fn my_data_page(
@@ -280,9 +278,13 @@ async fn my_data_page(
 ) -> Result<Response, Problem> {
     let (_, account) = accounts::open_own(state, &caller.subject).await?;
     let consents = state.vault.consents(&caller.subject).await?;
-    let events = privacy::events(state, &caller.subject).await?;
+    // The newest page, which both verifications check too.
+    let privacy::EventsPage { events, older } =
+        privacy::events(state, &caller.subject, privacy::LogPage::default()).await?;
     let verified = match verify {
-        true => Some(privacy::verify_events(state, &caller.subject).await?),
+        true => {
+            Some(privacy::verify_events(state, &caller.subject, privacy::LogPage::default()).await?)
+        }
         false => None,
     };
 
@@ -316,7 +318,7 @@ async fn my_data_page(
         }
     };
     let mut rows = String::new();
-    for ev in events.iter().rev().take(LOG_ROWS) {
+    for ev in events.iter().rev() {
         let (out, class) = outcome(ev.outcome);
         rows.push_str(&format!(
             r#"<tr data-index="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="{class}">{out}</td></tr>
@@ -328,13 +330,12 @@ async fn my_data_page(
             esc(&purpose_text(&ev.purpose)),
         ));
     }
-    let more = if events.len() > LOG_ROWS {
-        format!(
-            r#"<p class="muted">Showing the latest {LOG_ROWS} of {} events; the export and both verifications cover all of them.</p>"#,
+    let more = match older {
+        Some(before) => format!(
+            r#"<p class="muted">Showing the latest {} events, which both verifications check; your export holds all of them, and <code>/api/me/access-log?before={before}</code> pages through the older ones.</p>"#,
             events.len()
-        )
-    } else {
-        String::new()
+        ),
+        None => String::new(),
     };
     let (result_class, result_text) = match &verified {
         Some(v) if v.verified => ("result", v.summary()),

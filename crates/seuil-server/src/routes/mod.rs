@@ -54,8 +54,9 @@ pub enum Reply {
     Media(&'static str),
 }
 
-/// A query parameter: name, type (`integer`/`string`), description.
-pub type Param = (&'static str, &'static str, &'static str);
+/// A query parameter: name, type (`integer`/`string`), description, and whether it is
+/// required.
+pub type Param = (&'static str, &'static str, &'static str, bool);
 
 pub struct RouteSpec {
     pub method: Method,
@@ -153,16 +154,18 @@ pub fn table() -> Vec<RouteSpec> {
         route(M::GET, "/api/me/consents", SignedIn, "privacy", "listConsents", "Your decision for every purpose that needs consent", Json(200, "ConsentList"), privacy::list_consents),
         route(M::PUT, "/api/me/consents/{purpose}", SignedIn, "privacy", "setConsent", "Grant or withdraw consent for a purpose", Json(200, "Consent"), privacy::set_consent)
             .body(Body::Json("ConsentDecision")),
-        route(M::GET, "/api/me/access-log", SignedIn, "privacy", "getAccessLog", "Every access to your data, with Merkle leaf hashes", Json(200, "AccessLog"), privacy::access_log),
-        route(M::POST, "/api/me/access-log/verify", SignedIn, "privacy", "verifyAccessLog", "Verify all your events against the signed checkpoint, server-side", Json(200, "VerifyResult"), privacy::verify),
+        route(M::GET, "/api/me/access-log", SignedIn, "privacy", "getAccessLog", "Accesses to your data, newest page first, with Merkle leaf hashes", Json(200, "AccessLog"), privacy::access_log)
+            .query(privacy::LOG_PAGE_PARAMS),
+        route(M::POST, "/api/me/access-log/verify", SignedIn, "privacy", "verifyAccessLog", "Verify a page of your events against the signed checkpoint, server-side", Json(200, "VerifyResult"), privacy::verify)
+            .query(privacy::LOG_PAGE_PARAMS),
         route(M::GET, "/api/me/export", SignedIn, "privacy", "exportMe", "Download everything held about you (tar)", Tar, privacy::export),
         route(M::GET, "/api/erasure-certificates/{subject}", Public, "privacy", "getErasureCertificate", "The erasure certificate of an erased subject", Json(200, "ErasureCertificate"), privacy::certificate),
         // ---- audit log -------------------------------------------------------------------
         route(M::GET, "/api/audit/checkpoint", Public, "audit", "getCheckpoint", "The latest signed checkpoint and the log public key", Json(200, "Checkpoint"), audit::checkpoint),
         route(M::GET, "/api/audit/proof/inclusion", SignedIn, "audit", "getInclusionProof", "Inclusion proof for one of your events", Json(200, "InclusionProof"), audit::inclusion)
-            .query(&[("index", "integer", "leaf index of the event"), ("size", "integer", "tree size of the checkpoint")]),
+            .query(&[("index", "integer", "leaf index of the event", true), ("size", "integer", "tree size of the checkpoint", true)]),
         route(M::GET, "/api/audit/proof/consistency", Public, "audit", "getConsistencyProof", "Consistency proof between two checkpoints", Json(200, "ConsistencyProof"), audit::consistency)
-            .query(&[("old", "integer", "older tree size"), ("new", "integer", "newer tree size")]),
+            .query(&[("old", "integer", "older tree size", true), ("new", "integer", "newer tree size", true)]),
         route(M::POST, "/api/ops/audit/verify", Operator, "ops", "verifyAuditLog", "Verify the whole audit log (every leaf, node and checkpoint)", Json(200, "AuditVerifyReport"), audit::verify_all),
         // ---- notifications ---------------------------------------------------------------
         route(M::GET, "/api/me/events", SignedIn, "notifications", "streamEvents", "Live events (Server-Sent Events)", EventStream, events::stream),

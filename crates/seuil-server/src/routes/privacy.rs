@@ -2,7 +2,7 @@
 //! public erasure certificates.
 
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::problem::{ApiResult, Problem};
 use crate::state::{AppState, Shared};
 use axum::Json;
@@ -75,11 +75,72 @@ pub struct EventView {
     pub sealed: String,
 }
 
-pub async fn events(state: &AppState, subject: &str) -> ApiResult<Vec<EventView>> {
-    Ok(state
+/// Events on one page of the access log unless asked for fewer.
+pub const LOG_PAGE: usize = 500;
+/// The most events one page may ask for.
+const MAX_LOG_PAGE: usize = 5_000;
+
+pub const LOG_PAGE_PARAMS: &[crate::routes::Param] = &[
+    (
+        "before",
+        "integer",
+        "only events with a lower index: the `older` of the previous page",
+        false,
+    ),
+    (
+        "limit",
+        "integer",
+        "events on the page, 1 to 5000 (500 unless given)",
+        false,
+    ),
+];
+
+/// Which page of the access log: the newest `limit` events below `before`.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogPage {
+    pub before: Option<u64>,
+    pub limit: Option<usize>,
+}
+
+impl LogPage {
+    fn limit(&self) -> Result<usize, Problem> {
+        match self.limit.unwrap_or(LOG_PAGE) {
+            n @ 1..=MAX_LOG_PAGE => Ok(n),
+            _ => Err(Problem::unprocessable(format!(
+                "`limit` must be 1 to {MAX_LOG_PAGE}"
+            ))),
+        }
+    }
+}
+
+/// A page of the access log, in log order, and the `before` of the page older than it.
+pub struct EventsPage {
+    pub events: Vec<EventView>,
+    pub older: Option<u64>,
+}
+
+pub async fn events(state: &AppState, subject: &str, page: LogPage) -> ApiResult<EventsPage> {
+    let limit = page.limit()?;
+    // One more than asked tells whether an older page exists.
+    let mut logged = state
         .vault
-        .access_log(subject)
-        .await?
+        .access_log_page(
+            subject,
+            seuil_store::LeafPage {
+                before: page.before,
+                limit: limit + 1,
+            },
+        )
+        .await?;
+    let older = match logged.len() > limit {
+        true => {
+            logged.remove(0);
+            logged.first().map(|e| e.index)
+        }
+        false => None,
+    };
+    let events = logged
         .into_iter()
         .map(|e| {
             let ev = e.event;
@@ -96,7 +157,8 @@ pub async fn events(state: &AppState, subject: &str) -> ApiResult<Vec<EventView>
                 sealed: hex::encode(&e.sealed),
             }
         })
-        .collect())
+        .collect();
+    Ok(EventsPage { events, older })
 }
 
 /// What a server-side verification of a subject's events found.
@@ -126,8 +188,21 @@ impl VerifyResult {
 
 /// Recomputes each leaf hash from the sealed bytes, checks its inclusion proof against the
 /// current checkpoint and the checkpoint's signature.
-pub async fn verify_events(state: &AppState, subject: &str) -> ApiResult<VerifyResult> {
-    let log = state.vault.access_log(subject).await?;
+pub async fn verify_events(
+    state: &AppState,
+    subject: &str,
+    page: LogPage,
+) -> ApiResult<VerifyResult> {
+    let log = state
+        .vault
+        .access_log_page(
+            subject,
+            seuil_store::LeafPage {
+                before: page.before,
+                limit: page.limit()?,
+            },
+        )
+        .await?;
     let cp = state.vault.checkpoint().await?;
     let key = state.vault.log_public_key();
     let signature_ok = audit::verify_checkpoint(&cp, &key);
@@ -181,13 +256,23 @@ pub async fn set_consent(
     Ok(Json(consent_json(&c)))
 }
 
-pub async fn access_log(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
-    let events = events(&state, &caller.subject).await?;
-    Ok(Json(json!({ "subject": caller.subject, "events": events })))
+pub async fn access_log(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<LogPage>,
+) -> ApiResult<Json<Value>> {
+    let EventsPage { events, older } = events(&state, &caller.subject, page).await?;
+    Ok(Json(
+        json!({ "subject": caller.subject, "events": events, "older": older }),
+    ))
 }
 
-pub async fn verify(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<VerifyResult>> {
-    Ok(Json(verify_events(&state, &caller.subject).await?))
+pub async fn verify(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<LogPage>,
+) -> ApiResult<Json<VerifyResult>> {
+    Ok(Json(verify_events(&state, &caller.subject, page).await?))
 }
 
 pub async fn export(State(state): State<Shared>, caller: Caller) -> ApiResult<Response> {

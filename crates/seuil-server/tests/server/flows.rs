@@ -224,6 +224,63 @@ async fn consents_toggle_and_are_logged() {
     );
 }
 
+/// A customer whose camera streams all day gathers events by the hundred thousand: the log
+/// comes a page at a time, newest first, and the pages add up to the whole log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_comes_in_pages() {
+    let env = env().await;
+    let u = env.customer("paula").await;
+    for granted in [true, false, true, false, true] {
+        env.json(
+            Method::PUT,
+            "/api/me/consents/delivery.video",
+            &u.auth,
+            json!({ "granted": granted }),
+        )
+        .await;
+    }
+    let indexes = |log: &serde_json::Value| -> Vec<u64> {
+        log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["index"].as_u64().unwrap())
+            .collect()
+    };
+    let all = env.get("/api/me/access-log", &u.auth).await.json();
+    assert!(all["older"].is_null(), "one page holds a short log");
+    let all = indexes(&all);
+    assert!(all.len() >= 5, "{all:?}");
+
+    let mut paged = Vec::new();
+    let mut uri = "/api/me/access-log?limit=2".to_owned();
+    loop {
+        let page = env.get(&uri, &u.auth).await.json();
+        let got = indexes(&page);
+        assert!(!got.is_empty() && got.len() <= 2, "{page}");
+        paged.splice(0..0, got);
+        match page["older"].as_u64() {
+            Some(before) => uri = format!("/api/me/access-log?limit=2&before={before}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+
+    let verified = env
+        .call(Method::POST, "/api/me/access-log/verify?limit=2", &u.auth)
+        .send()
+        .await
+        .json();
+    assert_eq!(verified["verified"], true, "{verified}");
+    assert_eq!(verified["events"], 2);
+
+    for bad in ["limit=0", "limit=5001", "limit=two", "after=3"] {
+        let r = env.get(&format!("/api/me/access-log?{bad}"), &u.auth).await;
+        assert!(r.status.is_client_error(), "{bad}: {}", r.status);
+        assert!(r.is_problem(), "{bad}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_log_verifies_server_side_and_with_public_proofs() {
     let env = env().await;

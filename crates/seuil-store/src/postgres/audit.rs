@@ -4,7 +4,7 @@
 use super::convert::{col, hash32, saturating_i64, to_i64, to_u64};
 use super::error::backend_err;
 use super::{PgStore as Pg, lock_class};
-use crate::{AuditLeaf, Checkpoint, NodeId, Result, StoreError};
+use crate::{AuditLeaf, Checkpoint, LeafPage, NodeId, Result, StoreError};
 use tokio_postgres::Row;
 
 /// Waits for, then holds until the transaction ends, the advisory lock `($1, $2)`.
@@ -168,16 +168,21 @@ pub(super) async fn leaves(pg: &Pg, from: u64, to: u64) -> Result<Vec<AuditLeaf>
     rows.iter().map(leaf_from_row).collect()
 }
 
-pub(super) async fn leaves_of(pg: &Pg, subject: &str) -> Result<Vec<AuditLeaf>> {
+pub(super) async fn leaves_of(pg: &Pg, subject: &str, page: LeafPage) -> Result<Vec<AuditLeaf>> {
+    let before = page.before.map_or(i64::MAX, saturating_i64);
+    let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+    // Newest first along the (subject, idx) index, so a page reads only its own rows.
     let rows = pg
         .rows(
             "SELECT idx, subject, at, details, leaf_hash FROM audit_leaves
-             WHERE subject = $1 ORDER BY idx",
-            &[&subject],
+             WHERE subject = $1 AND idx < $2 ORDER BY idx DESC LIMIT $3",
+            &[&subject, &before, &limit],
             "audit leaves of a subject",
         )
         .await?;
-    rows.iter().map(leaf_from_row).collect()
+    let mut leaves = rows.iter().map(leaf_from_row).collect::<Result<Vec<_>>>()?;
+    leaves.reverse();
+    Ok(leaves)
 }
 
 pub(super) async fn nodes(pg: &Pg, ids: &[NodeId]) -> Result<Vec<[u8; 32]>> {

@@ -23,8 +23,9 @@ mod outbox;
 mod records;
 
 use crate::{
-    AuditLeaf, Checkpoint, ConsentEntry, Millis, NewOutboxMessage, NewRecord, NodeId, OpenRow,
-    OutboxMessage, Query, Record, RecordKey, Result, ShredEntry, Store, StoreError, WrappedKey,
+    AuditLeaf, Checkpoint, ConsentEntry, LeafPage, Millis, NewOutboxMessage, NewRecord, NodeId,
+    OpenRow, OutboxMessage, Query, Record, RecordKey, Result, ShredEntry, Store, StoreError,
+    WrappedKey,
 };
 use async_trait::async_trait;
 use convert::{col, to_u64};
@@ -323,8 +324,8 @@ impl Store for PgStore {
         audit::leaves(self, from, to).await
     }
 
-    async fn audit_leaves_of(&self, subject: &str) -> Result<Vec<AuditLeaf>> {
-        audit::leaves_of(self, subject).await
+    async fn audit_leaves_of(&self, subject: &str, page: LeafPage) -> Result<Vec<AuditLeaf>> {
+        audit::leaves_of(self, subject, page).await
     }
 
     async fn audit_nodes(&self, ids: &[NodeId]) -> Result<Vec<[u8; 32]>> {

@@ -5,7 +5,7 @@
 //! 0002), and reads by subject scan the short unindexed tail of the log.
 
 use super::convert::{get_u64, to_i64};
-use crate::{AuditLeaf, Checkpoint, NodeId, Result, StoreError};
+use crate::{AuditLeaf, Checkpoint, LeafPage, NodeId, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::LazyLock;
 
@@ -222,19 +222,27 @@ pub(super) fn leaves(c: &Connection, from: u64, to: u64) -> Result<Vec<AuditLeaf
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-pub(super) fn leaves_of(c: &Connection, subject: &str) -> Result<Vec<AuditLeaf>> {
-    // One statement, so the index, its watermark and the tail come from one snapshot.
+pub(super) fn leaves_of(c: &Connection, subject: &str, page: LeafPage) -> Result<Vec<AuditLeaf>> {
+    let before = page
+        .before
+        .map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    let limit = i64::try_from(page.limit).unwrap_or(i64::MAX);
+    // One statement, so the index, its watermark and the tail come from one snapshot. Both
+    // arms are read newest first (the index by (subject, idx), the tail by rowid) and merged,
+    // so a page stops after its own rows.
     let mut stmt = c.prepare_cached(
-        "SELECT l.idx, l.subject, l.at, l.details, l.leaf_hash
-           FROM audit.audit_subjects s JOIN audit.audit_leaves l ON l.idx = s.idx
-          WHERE s.subject = ?1
-         UNION ALL
-         SELECT idx, subject, at, details, leaf_hash FROM audit.audit_leaves
-          WHERE idx >= (SELECT upto FROM audit.audit_indexed) AND subject = ?1
-         ORDER BY 1",
+        "SELECT * FROM (
+           SELECT l.idx, l.subject, l.at, l.details, l.leaf_hash
+             FROM audit.audit_subjects s JOIN audit.audit_leaves l ON l.idx = s.idx
+            WHERE s.subject = ?1 AND s.idx < ?2
+           UNION ALL
+           SELECT idx, subject, at, details, leaf_hash FROM audit.audit_leaves
+            WHERE idx >= (SELECT upto FROM audit.audit_indexed) AND idx < ?2 AND subject = ?1
+           ORDER BY 1 DESC LIMIT ?3
+         ) ORDER BY 1",
     )?;
     Ok(stmt
-        .query_map([subject], leaf)?
+        .query_map(params![subject, before, limit], leaf)?
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 

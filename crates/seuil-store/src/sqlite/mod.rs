@@ -27,8 +27,9 @@ mod schema;
 mod writer;
 
 use crate::{
-    AuditLeaf, Checkpoint, ConsentEntry, Millis, NewOutboxMessage, NewRecord, NodeId, OpenRow,
-    OutboxMessage, Query, Record, RecordKey, Result, ShredEntry, Store, StoreError, WrappedKey,
+    AuditLeaf, Checkpoint, ConsentEntry, LeafPage, Millis, NewOutboxMessage, NewRecord, NodeId,
+    OpenRow, OutboxMessage, Query, Record, RecordKey, Result, ShredEntry, Store, StoreError,
+    WrappedKey,
 };
 use async_trait::async_trait;
 use checkpointer::Checkpointer;
@@ -321,9 +322,10 @@ impl Store for SqliteStore {
         self.read(move |c| audit::leaves(c, from, to)).await
     }
 
-    async fn audit_leaves_of(&self, subject: &str) -> Result<Vec<AuditLeaf>> {
+    async fn audit_leaves_of(&self, subject: &str, page: LeafPage) -> Result<Vec<AuditLeaf>> {
         let subject = subject.to_owned();
-        self.read(move |c| audit::leaves_of(c, &subject)).await
+        self.read(move |c| audit::leaves_of(c, &subject, page))
+            .await
     }
 
     async fn audit_nodes(&self, ids: &[NodeId]) -> Result<Vec<[u8; 32]>> {

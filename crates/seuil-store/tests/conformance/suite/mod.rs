@@ -3,8 +3,8 @@
 //! Text ids are plain lowercase ASCII so that ordering is the same under any collation.
 
 use seuil_store::{
-    AuditLeaf, Checkpoint, ConsentEntry, DynStore, IndexFields, NewOutboxMessage, NewRecord,
-    NodeId, Query, RecordKey, ShredEntry, StoreError, WrappedKey,
+    AuditLeaf, Checkpoint, ConsentEntry, DynStore, IndexFields, LeafPage, NewOutboxMessage,
+    NewRecord, NodeId, Query, RecordKey, ShredEntry, StoreError, WrappedKey,
 };
 
 mod audit;
