@@ -119,3 +119,19 @@ impl FromRequestParts<crate::state::Shared> for ClientIp {
         Ok(ClientIp(peer.unwrap_or_else(|| "unknown".into())))
     }
 }
+
+/// Reads the body field `field` as base64 of a 32-byte Ed25519 public key that
+/// [`seuil_proto::public_key`] accepts (a curve point not of small order).
+pub fn public_key(field: &str, text: &str) -> Result<[u8; 32], Problem> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .filter(|b| seuil_proto::public_key(b).is_some())
+        .ok_or_else(|| {
+            Problem::unprocessable(format!(
+                "`{field}` must be base64 of a 32-byte Ed25519 public key"
+            ))
+        })
+}

@@ -13,7 +13,7 @@ use seuil_delivery::alarms::{Alarm, Watchdog};
 use seuil_delivery::camera::Keep;
 use seuil_delivery::clips;
 use seuil_delivery::deliveries::{self, Delivery};
-use seuil_delivery::footage::{Analyzer, Kind};
+use seuil_delivery::footage::{Analyzer, Event, Kind};
 use seuil_delivery::home::{self, Home};
 use seuil_delivery::visit::{RECORDING_MARGIN_MS, Step, Visit};
 use seuil_vault::Actor;
@@ -281,12 +281,7 @@ pub async fn footage_kept(
                 let events = live.analyzer.events();
                 let fresh: Vec<_> = events
                     .into_iter()
-                    .filter(|e| {
-                        !live
-                            .raised
-                            .iter()
-                            .any(|(k, s)| *k == e.kind && (s - e.start_s).abs() < 1.5)
-                    })
+                    .filter(|e| !raised_already(&live.raised, e))
                     .collect();
                 live.raised
                     .extend(fresh.iter().map(|e| (e.kind, e.start_s)));
@@ -294,15 +289,33 @@ pub async fn footage_kept(
             })
             .await
             .unwrap_or_default();
-            for e in found {
-                let alarm = Alarm::Tampering {
-                    kind: e.kind,
-                    start_s: e.start_s,
-                    end_s: e.end_s,
-                };
-                raise(&state, Some(&id), &customer, alarm).await;
-            }
+            raise_tampering(&state, &id, &customer, found).await;
         });
+    }
+}
+
+/// Whether `e` was raised already: the same kind, starting within 1.5 s (the live and the
+/// final pass see a detection's edges a little differently).
+fn raised_already(raised: &[(Kind, f64)], e: &Event) -> bool {
+    raised
+        .iter()
+        .any(|(k, s)| *k == e.kind && (s - e.start_s).abs() < 1.5)
+}
+
+/// Raises an alarm for each tampering event.
+async fn raise_tampering(
+    state: &AppState,
+    id: &str,
+    customer: &str,
+    events: impl IntoIterator<Item = Event>,
+) {
+    for e in events {
+        let alarm = Alarm::Tampering {
+            kind: e.kind,
+            start_s: e.start_s,
+            end_s: e.end_s,
+        };
+        raise(state, Some(id), customer, alarm).await;
     }
 }
 
@@ -330,19 +343,8 @@ async fn analyse(state: Arc<AppState>, id: String, customer: String) {
     };
     match found.await {
         Ok(events) => {
-            let events = events.into_iter().filter(|e| {
-                !raised
-                    .iter()
-                    .any(|(k, s)| *k == e.kind && (s - e.start_s).abs() < 1.5)
-            });
-            for e in events {
-                let alarm = Alarm::Tampering {
-                    kind: e.kind,
-                    start_s: e.start_s,
-                    end_s: e.end_s,
-                };
-                raise(&state, Some(&id), &customer, alarm).await;
-            }
+            let events = events.into_iter().filter(|e| !raised_already(&raised, e));
+            raise_tampering(&state, &id, &customer, events).await;
         }
         Err(e) => tracing::warn!(error = %e, "tamper analysis of a visit failed"),
     }

@@ -77,14 +77,7 @@ pub async fn register(
             "`name` must be 1 to 100 printable characters",
         ));
     }
-    let pk = base64::engine::general_purpose::STANDARD
-        .decode(req.public_key.trim())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .filter(|b| seuil_proto::public_key(b).is_some())
-        .ok_or_else(|| {
-            Problem::unprocessable("`public_key` must be base64 of a 32-byte Ed25519 public key")
-        })?;
+    let pk = crate::extract::public_key("public_key", &req.public_key)?;
     let pk_hex = hex::encode(pk);
     let same_key = Query {
         kind: device::KIND.into(),

@@ -2,8 +2,8 @@
 
 use super::{B64, courier_view, track};
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiPath};
-use crate::problem::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiPath, public_key};
+use crate::problem::ApiResult;
 use crate::state::Shared;
 use axum::Json;
 use axum::extract::State;
@@ -45,14 +45,7 @@ pub async fn grant(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<GrantRequest>,
 ) -> ApiResult<Json<Value>> {
-    let key = B64
-        .decode(req.courier_key.trim())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .filter(|b| seuil_proto::public_key(b).is_some())
-        .ok_or_else(|| {
-            Problem::unprocessable("`courier_key` must be base64 of a 32-byte Ed25519 public key")
-        })?;
+    let key = public_key("courier_key", &req.courier_key)?;
     let (d, grant) = deliveries::issue_grant(&state.vault, &caller.subject, &id, key).await?;
     track(&state, &d).await;
     Ok(Json(json!({
