@@ -114,7 +114,7 @@ impl Watch {
             .collect()
     }
 
-    /// The ids of watched deliveries, for tests and metrics.
+    /// How many deliveries are watched, for tests and metrics.
     pub fn watched(&self) -> usize {
         self.lock().len()
     }
