@@ -126,6 +126,16 @@ impl Visit {
         Ok(())
     }
 
+    /// Whether the visit's recording has closed by `now`: the door is shut and the margin after
+    /// the relock (or the end of the visit) has passed. A finished visit with no time on
+    /// record counts as closed.
+    pub fn recording_closed(&self, now: i64) -> bool {
+        match self.relocked_at.or(self.ended_at) {
+            Some(end) if !self.step.door_open() => now > end + RECORDING_MARGIN_MS,
+            _ => matches!(self.step, Step::Done | Step::Aborted),
+        }
+    }
+
     /// Whether the camera may record at `t`: from [`RECORDING_MARGIN_MS`] before the unlock to
     /// as long after the relock, and never outside a visit. While the door is open, always.
     pub fn may_record(&self, t: i64) -> bool {
@@ -146,6 +156,28 @@ impl Visit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_recording_closes_a_margin_after_the_relock_and_never_while_the_door_is_open() {
+        let mut v = Visit::default();
+        v.arrive(0).unwrap();
+        v.unlocked(1_000).unwrap();
+        assert!(!v.recording_closed(i64::MAX / 2), "the door is open");
+        v.relocked(5_000).unwrap();
+        assert!(!v.recording_closed(5_000 + RECORDING_MARGIN_MS));
+        assert!(v.recording_closed(5_001 + RECORDING_MARGIN_MS));
+        v.finish(6_000).unwrap();
+        assert!(
+            v.recording_closed(5_001 + RECORDING_MARGIN_MS),
+            "measured from the relock"
+        );
+
+        let mut aborted = Visit::default();
+        aborted.arrive(0).unwrap();
+        aborted.abort(2_000).unwrap();
+        assert!(!aborted.recording_closed(2_000 + RECORDING_MARGIN_MS));
+        assert!(aborted.recording_closed(2_001 + RECORDING_MARGIN_MS));
+    }
 
     #[test]
     fn a_whole_visit_goes_step_by_step() {

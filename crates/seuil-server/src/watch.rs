@@ -175,10 +175,7 @@ pub async fn sync_with_store(state: &AppState) {
         };
         // A visit whose recording has closed is not taken up again (its analysis runs where
         // it was watched), even if the lock never confirmed the courier's relock.
-        let closed = d.visit.relocked_at.or(d.visit.ended_at).is_some_and(|end| {
-            !d.visit.step.door_open() && state.vault.now() > end + RECORDING_MARGIN_MS
-        });
-        if closed {
+        if d.visit.recording_closed(state.vault.now()) {
             // (If it is watched here, the next check lets it go and analyses its footage.)
             continue;
         }
@@ -213,10 +210,7 @@ async fn check(state: &Arc<AppState>) -> Result<(), deliveries::DeliveryError> {
     let cameras: Vec<(String, String)> = {
         let mut visits = state.watch.lock();
         visits.retain(|id, w| {
-            let keep = match w.visit.relocked_at.or(w.visit.ended_at) {
-                Some(end) if !w.visit.step.door_open() => now <= end + RECORDING_MARGIN_MS,
-                _ => !matches!(w.visit.step, Step::Done | Step::Aborted),
-            };
+            let keep = !w.visit.recording_closed(now);
             if !keep && w.visit.unlocked_at.is_some() {
                 finished.push((id.clone(), w.customer.clone()));
             }
