@@ -22,8 +22,12 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_BATCH: usize = 2048;
 /// Store writes in flight at once.
 const DEPTH: usize = 3;
-/// How often a job may lose the append race before its caller gets an error.
-const ATTEMPTS: u8 = 8;
+/// How often a job may lose the append race before its caller gets an error. Each loss means
+/// another writer's batch landed, so the log moves on; but a writer with batches already
+/// queued in the store wins every race until its queue drains, so a job that lost once can
+/// lose again for as many batches as the other writer had in flight. 8 was seen to run out
+/// once in CI with two instances busy on one store.
+const ATTEMPTS: u8 = 32;
 
 struct Job {
     subject: String,
