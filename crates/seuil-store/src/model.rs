@@ -143,19 +143,51 @@ pub struct NodeId {
 }
 
 impl NodeId {
-    /// Refuses level 0 among the nodes of an append: a level-0 node is its leaf's hash, which
-    /// the store already holds with the leaf and serves from there.
-    pub(crate) fn check_stored(nodes: &[(NodeId, [u8; 32])]) -> crate::Result<()> {
-        match nodes.iter().find(|(id, _)| id.level == 0) {
-            Some((id, _)) => Err(crate::StoreError::invalid(
-                "audit append",
-                format!(
-                    "node (0, {}) is a leaf hash: append it as a leaf, not as a node",
-                    id.index
-                ),
-            )),
-            None => Ok(()),
+    /// The last leaf the node covers, the one whose append completes it (`None` past `u64`).
+    pub fn last_leaf(&self) -> Option<u64> {
+        let end = self
+            .index
+            .checked_add(1)?
+            .checked_shl(u32::from(self.level))?;
+        // A shift that pushes bits out is an overflow too.
+        (end >> self.level == self.index + 1).then(|| end - 1)
+    }
+
+    /// Checks the nodes of an append of `count` leaves from `first`: each must be one those
+    /// leaves complete. Level 0 is refused (a level-0 node is its leaf's hash, which the store
+    /// holds with the leaf), and so is a node whose last leaf is elsewhere in the log: the
+    /// caller's tree is not the log's.
+    pub(crate) fn check_stored(
+        nodes: &[(NodeId, [u8; 32])],
+        first: u64,
+        count: u64,
+    ) -> crate::Result<()> {
+        for (id, _) in nodes {
+            if id.level == 0 {
+                return Err(crate::StoreError::invalid(
+                    "audit append",
+                    format!(
+                        "node (0, {}) is a leaf hash: append it as a leaf, not as a node",
+                        id.index
+                    ),
+                ));
+            }
+            let completed = id
+                .last_leaf()
+                .is_some_and(|last| last >= first && last - first < count);
+            if !completed {
+                return Err(crate::StoreError::invalid(
+                    "audit append",
+                    format!(
+                        "node ({}, {}) is not completed by leaves {first}..{}",
+                        id.level,
+                        id.index,
+                        first.saturating_add(count)
+                    ),
+                ));
+            }
         }
+        Ok(())
     }
 }
 
@@ -196,4 +228,32 @@ pub struct NewOutboxMessage {
     pub target: String,
     pub payload: Vec<u8>,
     pub next_at: Millis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NodeId;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The last leaf is computed exactly, and `None` exactly when it does not fit a u64.
+        #[test]
+        fn a_node_ends_at_its_last_leaf(level in 0u8..=255, index in any::<u64>()) {
+            let end = (u128::from(index) + 1).checked_shl(u32::from(level));
+            let want = end
+                .filter(|&e| level < 128 && e >> level == u128::from(index) + 1)
+                .and_then(|e| u64::try_from(e - 1).ok());
+            prop_assert_eq!(NodeId { level, index }.last_leaf(), want);
+        }
+    }
+
+    #[test]
+    fn small_nodes_end_where_they_should() {
+        let last = |level, index| NodeId { level, index }.last_leaf();
+        assert_eq!(last(0, 5), Some(5));
+        assert_eq!(last(1, 0), Some(1));
+        assert_eq!(last(2, 1), Some(7));
+        assert_eq!(last(63, 1), None);
+        assert_eq!(last(0, u64::MAX), None);
+    }
 }

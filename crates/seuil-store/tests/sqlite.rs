@@ -140,7 +140,7 @@ async fn reopening_keeps_everything() {
     let version: i64 = audit
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 1, "the audit file's latest schema version");
+    assert_eq!(version, 2, "the audit file's latest schema version");
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode");
@@ -370,6 +370,92 @@ async fn migrating_a_version_1_log_keeps_every_leaf_reachable() {
             .expect("bob")),
         [1, 3, 5, 7, 9]
     );
+}
+
+/// A version 1 audit file kept a row per leaf and per node; opening it packs them into runs,
+/// and every leaf, node and subject read gives what it gave before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_a_version_1_audit_file_packs_its_rows_into_runs() {
+    const LEAVES: i64 = 600;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("seuil.db");
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    conn.execute_batch(include_str!("../migrations/sqlite/0001_init.sql"))
+        .expect("main schema");
+    conn.execute_batch(
+        "PRAGMA user_version = 1;
+         DROP TABLE audit_leaves; DROP TABLE audit_nodes; DROP TABLE checkpoints;",
+    )
+    .expect("main file as it is once its log has moved");
+    let audit = SqliteStore::audit_path(&path);
+    conn.execute(
+        "ATTACH DATABASE ?1 AS audit",
+        [audit.to_str().expect("utf-8")],
+    )
+    .expect("attach");
+    conn.execute_batch(include_str!("../migrations/sqlite-audit/0001_init.sql"))
+        .expect("version 1 audit schema");
+    conn.execute_batch("PRAGMA audit.user_version = 1")
+        .expect("set version");
+    let subject = |i: i64| ["alice", "bob", "carol"][(i % 3) as usize];
+    for i in 0..LEAVES {
+        conn.execute(
+            "INSERT INTO audit.audit_leaves (idx, subject, at, details, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![i, subject(i), 1_000 + i, vec![i as u8; 8], [i as u8; 32]],
+        )
+        .expect("old leaf");
+    }
+    // Every node the leaves complete, as version 1 stored them.
+    let mut nodes = Vec::new();
+    for level in 1..10u8 {
+        for index in 0..(LEAVES as u64 >> level) {
+            let hash = [level ^ index as u8; 32];
+            conn.execute(
+                "INSERT INTO audit.audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+                rusqlite::params![level, index as i64, hash],
+            )
+            .expect("old node");
+            nodes.push((NodeId { level, index }, hash));
+        }
+    }
+    drop(conn);
+
+    let store = SqliteStore::open(&path).expect("open and pack");
+    assert_eq!(store.audit_size().await.expect("size"), LEAVES as u64);
+    let leaves = store.audit_leaves(0, LEAVES as u64).await.expect("leaves");
+    assert_eq!(leaves.len(), LEAVES as usize);
+    for (i, leaf) in leaves.iter().enumerate() {
+        let i = i as i64;
+        assert_eq!(
+            (leaf.index, leaf.subject.as_str(), leaf.at, leaf.leaf_hash),
+            (i as u64, subject(i), 1_000 + i, [i as u8; 32])
+        );
+        assert_eq!(leaf.details, vec![i as u8; 8]);
+    }
+    let ids: Vec<NodeId> = nodes.iter().map(|(id, _)| *id).collect();
+    let hashes: Vec<[u8; 32]> = nodes.iter().map(|(_, h)| *h).collect();
+    assert_eq!(store.audit_nodes(&ids).await.expect("nodes"), hashes);
+    let bob = store
+        .audit_leaves_of("bob", LeafPage::ALL)
+        .await
+        .expect("bob");
+    let want: Vec<u64> = (0..LEAVES as u64).filter(|i| i % 3 == 1).collect();
+    assert_eq!(bob.iter().map(|l| l.index).collect::<Vec<_>>(), want);
+    drop(store);
+
+    // The rows are gone, and a second open changes nothing.
+    let raw = rusqlite::Connection::open(&audit).expect("raw open");
+    let tables: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name IN ('audit_leaves', 'audit_nodes')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("tables");
+    assert_eq!(tables, 0);
+    drop(raw);
+    let store = SqliteStore::open(&path).expect("reopen");
+    assert_eq!(store.audit_size().await.expect("size"), LEAVES as u64);
 }
 
 /// Records without their audit log are refused: a new, empty log must never replace one

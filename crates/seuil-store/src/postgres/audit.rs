@@ -63,7 +63,7 @@ pub(super) async fn append(
     let ats: Vec<i64> = leaves.iter().map(|l| l.at).collect();
     let details: Vec<&[u8]> = leaves.iter().map(|l| l.details.as_slice()).collect();
     let hashes: Vec<&[u8]> = leaves.iter().map(|l| l.leaf_hash.as_slice()).collect();
-    NodeId::check_stored(nodes)?;
+    NodeId::check_stored(nodes, expected_size, leaves.len() as u64)?;
     let mut levels = Vec::with_capacity(nodes.len());
     let mut node_idx = Vec::with_capacity(nodes.len());
     for (id, _) in nodes {

@@ -8,6 +8,8 @@
 //!   disk (`synchronous = FULL`).
 //! - Reads use a small pool of read-only connections (`readers`); in WAL mode they never wait
 //!   for the writer and always see every acknowledged write.
+//! - The audit log keeps one row per append of up to 256 leaves, with the Merkle nodes they
+//!   complete (`audit`): a group commit of a hundred audited reads writes one row.
 //! - Erasure: `secure_delete` zeroes deleted bytes, and a shred truncates the WAL before it
 //!   returns, so no copy of a destroyed key is left in any of the database's files.
 //!
@@ -299,19 +301,9 @@ impl Store for SqliteStore {
         leaves: &[AuditLeaf],
         nodes: &[(NodeId, [u8; 32])],
     ) -> Result<()> {
-        audit::check_append(expected_size, leaves, nodes)?;
-        let (leaves, nodes) = (leaves.to_vec(), nodes.to_vec());
-        self.write(move |tx| {
-            audit::append(
-                tx,
-                audit::INDEX_EVERY,
-                expected_size,
-                after,
-                &leaves,
-                &nodes,
-            )
-        })
-        .await
+        let prepared = audit::prepare(expected_size, leaves, nodes)?;
+        self.write(move |tx| audit::append(tx, audit::INDEX_EVERY, after, &prepared))
+            .await
     }
 
     async fn audit_size(&self) -> Result<u64> {

@@ -5,6 +5,7 @@
 //! `seuil-audit.db` beside it, attached to every connection as `audit` (why: see
 //! `migrations/sqlite-audit/0001_init.sql`). Each file has its own migrations and version.
 
+use super::audit;
 use super::convert::sqlite_err;
 use crate::{Result, StoreError};
 use rusqlite::config::DbConfig;
@@ -29,10 +30,16 @@ const MAIN: Migrations = &[(
 )];
 
 /// The audit file. Its statements name the `audit` schema, so they cannot touch the main file.
-const AUDIT: Migrations = &[(
-    "init",
-    include_str!("../../migrations/sqlite-audit/0001_init.sql"),
-)];
+const AUDIT: Migrations = &[
+    (
+        "init",
+        include_str!("../../migrations/sqlite-audit/0001_init.sql"),
+    ),
+    (
+        "runs",
+        include_str!("../../migrations/sqlite-audit/0002_runs.sql"),
+    ),
+];
 
 /// The schema versions this build writes: (main file, audit file).
 fn latest_versions() -> (i64, i64) {
@@ -62,7 +69,10 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection> {
     // A database that already has a log elsewhere than in its own tables must find it: never
     // start a new, empty log beside records that were audited.
     let version = user_version(&conn, "main").map_err(|e| open_err(path, &e))?;
-    if version > 0 && !has_legacy_log(&conn).map_err(|e| open_err(path, &e))? && !audit.exists() {
+    if version > 0
+        && !audit::has_row_log(&conn, "main").map_err(|e| in_file(path, e))?
+        && !audit.exists()
+    {
         return Err(StoreError::invalid(
             "SQLite audit log",
             format!(
@@ -92,6 +102,7 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection> {
     .map_err(|e| open_err(path, &e))?;
     migrate(&mut conn, "main", MAIN).map_err(|e| in_file(path, e))?;
     migrate(&mut conn, "audit", AUDIT).map_err(|e| in_file(&audit, e))?;
+    pack_audit_rows(&mut conn).map_err(|e| in_file(&audit, e))?;
     move_legacy_audit_log(&mut conn).map_err(|e| in_file(path, e))?;
     Ok(conn)
 }
@@ -209,13 +220,17 @@ fn migrate(conn: &mut Connection, schema: &str, migrations: Migrations) -> Resul
     Ok(())
 }
 
-/// Whether the main file still holds a version 1 audit log.
-fn has_legacy_log(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT count(*) FROM main.sqlite_schema WHERE type = 'table' AND name = 'audit_leaves'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
-    )
+/// Packs a version 1 audit file's rows into runs and drops them, in one transaction of that
+/// file alone (so a crash leaves either the rows or the runs).
+fn pack_audit_rows(conn: &mut Connection) -> Result<()> {
+    if !audit::has_row_log(conn, "audit")? {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    audit::pack_row_log(&tx, "audit")?;
+    tx.execute_batch("DROP TABLE audit.audit_leaves; DROP TABLE audit.audit_nodes;")?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Moves a log kept in the main file (schema version 1, and every fresh file right after its
@@ -223,23 +238,24 @@ fn has_legacy_log(conn: &Connection) -> rusqlite::Result<bool> {
 ///
 /// Two transactions, because a transaction over two files in WAL mode commits each file on its
 /// own: first the copy, which writes only the audit file; then the drop, which writes only the
-/// main file. A crash between them leaves both copies, and the next start copies again (which
-/// changes nothing) before dropping.
+/// main file. A crash between them leaves both copies, and the next start finds the runs
+/// already written (which changes nothing) before dropping.
 fn move_legacy_audit_log(conn: &mut Connection) -> Result<()> {
-    if !has_legacy_log(conn)? {
+    if !audit::has_row_log(conn, "main")? {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    audit::pack_row_log(&tx, "main")?;
+    let size = audit::size(&tx)?;
     tx.execute_batch(
-        "INSERT OR IGNORE INTO audit.audit_leaves (idx, subject, at, details, leaf_hash)
-             SELECT idx, subject, at, details, leaf_hash FROM main.audit_leaves ORDER BY idx;
-         INSERT OR IGNORE INTO audit.audit_subjects (subject, idx)
+        "INSERT OR IGNORE INTO audit.audit_subjects (subject, idx)
              SELECT subject, idx FROM main.audit_leaves ORDER BY subject, idx;
-         UPDATE audit.audit_indexed SET upto = (SELECT coalesce(max(idx) + 1, 0) FROM audit.audit_leaves);
-         INSERT OR IGNORE INTO audit.audit_nodes (level, idx, hash)
-             SELECT level, idx, hash FROM main.audit_nodes WHERE level > 0;
          INSERT OR IGNORE INTO audit.checkpoints (size, root, at, signature)
              SELECT size, root, at, signature FROM main.checkpoints;",
+    )?;
+    tx.execute(
+        "UPDATE audit.audit_indexed SET upto = ?1",
+        [i64::try_from(size).unwrap_or(i64::MAX)],
     )?;
     tx.commit()?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

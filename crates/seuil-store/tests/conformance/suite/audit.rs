@@ -90,7 +90,7 @@ pub async fn audit_append_and_read(store: &DynStore) {
         store.audit_nodes(&[node(2, 0)]).await.expect("root node"),
         [hash(2, 0)]
     );
-    // Nodes alone (no leaves) are fine too.
+    // An empty append is fine too.
     store
         .audit_append(4, None, &[], &[])
         .await
@@ -185,7 +185,7 @@ pub async fn audit_size_mismatch_writes_nothing(store: &DynStore) {
         "{stale:?}"
     );
     let ahead = store
-        .audit_append(5, None, &[leaf(5, "bob")], &[(node(3, 0), hash(3, 0))])
+        .audit_append(5, None, &[leaf(5, "bob")], &[(node(1, 2), hash(1, 2))])
         .await;
     assert!(
         matches!(
@@ -202,7 +202,7 @@ pub async fn audit_size_mismatch_writes_nothing(store: &DynStore) {
         store.audit_leaves(0, 10).await.expect("leaves"),
         [leaf(0, "alice"), leaf(1, "alice")]
     );
-    let not_written = store.audit_nodes(&[node(3, 0)]).await;
+    let not_written = store.audit_nodes(&[node(1, 2)]).await;
     assert!(
         matches!(not_written, Err(StoreError::NotFound { .. })),
         "{not_written:?}"
@@ -215,6 +215,21 @@ pub async fn audit_size_mismatch_writes_nothing(store: &DynStore) {
     assert!(
         matches!(level0, Err(StoreError::Invalid { .. })),
         "{level0:?}"
+    );
+
+    // A node must be one the appended leaves complete: its last leaf is among them.
+    for stray in [node(1, 0), node(1, 2), node(2, 0), node(63, 1)] {
+        let refused = store
+            .audit_append(2, None, &[leaf(2, "bob")], &[(stray, hash(7, 7))])
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Invalid { .. })),
+            "{stray:?}: {refused:?}"
+        );
+    }
+    assert!(
+        store.audit_nodes(&[node(1, 0)]).await.is_err(),
+        "nothing was written"
     );
 
     // Leaves must be numbered from the expected size, in order.
