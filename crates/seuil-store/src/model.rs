@@ -153,6 +153,13 @@ impl NodeId {
         (end >> self.level == self.index + 1).then(|| end - 1)
     }
 
+    /// Whether appending the `count` leaves from `first` completes this node: its last leaf
+    /// is among them.
+    pub fn completed_by(&self, first: u64, count: u64) -> bool {
+        self.last_leaf()
+            .is_some_and(|last| last >= first && last - first < count)
+    }
+
     /// Checks the nodes of an append of `count` leaves from `first`: each must be one those
     /// leaves complete. Level 0 is refused (a level-0 node is its leaf's hash, which the store
     /// holds with the leaf), and so is a node whose last leaf is elsewhere in the log: the
@@ -172,10 +179,7 @@ impl NodeId {
                     ),
                 ));
             }
-            let completed = id
-                .last_leaf()
-                .is_some_and(|last| last >= first && last - first < count);
-            if !completed {
+            if !id.completed_by(first, count) {
                 return Err(crate::StoreError::invalid(
                     "audit append",
                     format!(

@@ -79,10 +79,7 @@ fn encode_runs(
             let (first, count) = (chunk[0].index, chunk.len() as u64);
             let own: Vec<(NodeId, [u8; 32])> = nodes
                 .iter()
-                .filter(|(id, _)| {
-                    id.last_leaf()
-                        .is_some_and(|last| last >= first && last - first < count)
-                })
+                .filter(|(id, _)| id.completed_by(first, count))
                 .copied()
                 .collect();
             (first, count, run::encode(chunk, &own))
