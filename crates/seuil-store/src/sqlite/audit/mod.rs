@@ -51,7 +51,7 @@ pub(super) fn size(c: &Connection) -> Result<u64> {
 /// inserts finished rows.
 pub(super) struct Prepared {
     expected_size: u64,
-    runs: Vec<(u64, u64, run::Encoded)>,
+    runs: Vec<run::Encoded>,
 }
 
 /// Checks an append (see [`check_append`]) and encodes its runs of at most [`RUN_MAX`] leaves,
@@ -68,11 +68,8 @@ pub(super) fn prepare(
     })
 }
 
-/// Leaves (consecutive) as runs of at most [`RUN_MAX`]: `(first, count, columns)`.
-fn encode_runs(
-    leaves: &[AuditLeaf],
-    nodes: &[(NodeId, [u8; 32])],
-) -> Vec<(u64, u64, run::Encoded)> {
+/// Leaves (consecutive) as runs of at most [`RUN_MAX`], each with the nodes it completes.
+fn encode_runs(leaves: &[AuditLeaf], nodes: &[(NodeId, [u8; 32])]) -> Vec<run::Encoded> {
     leaves
         .chunks(RUN_MAX)
         .map(|chunk| {
@@ -82,7 +79,7 @@ fn encode_runs(
                 .filter(|(id, _)| id.completed_by(first, count))
                 .copied()
                 .collect();
-            (first, count, run::encode(chunk, &own))
+            run::encode(chunk, &own)
         })
         .collect()
 }
@@ -145,7 +142,7 @@ pub(super) fn append(
     let size = prepared
         .runs
         .last()
-        .map_or(expected_size, |(first, count, _)| first + count);
+        .map_or(expected_size, |run| run.first + run.count);
     let upto = indexed_upto(c)?;
     if size.saturating_sub(upto) >= index_every {
         index_subjects(c, upto, size)?;
@@ -153,14 +150,14 @@ pub(super) fn append(
     Ok(())
 }
 
-fn insert_runs(c: &Connection, runs: &[(u64, u64, run::Encoded)]) -> Result<()> {
+fn insert_runs(c: &Connection, runs: &[run::Encoded]) -> Result<()> {
     let mut stmt = c.prepare_cached(
         "INSERT INTO audit.audit_runs (first, count, hashes, nodes, leaves) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for (first, count, run) in runs {
+    for run in runs {
         stmt.execute(params![
-            to_i64(*first, "audit leaf index")?,
-            to_i64(*count, "audit run length")?,
+            to_i64(run.first, "audit leaf index")?,
+            to_i64(run.count, "audit run length")?,
             run.hashes,
             run.nodes,
             run.leaves
@@ -290,8 +287,7 @@ pub(super) fn leaves_of(c: &Connection, subject: &str, page: LeafPage) -> Result
     let limit = page.limit;
     let upto = indexed_upto(&tx)?;
     // The unindexed tail first: it holds the newest leaves.
-    let (size, _) = tip(&tx)?;
-    let mut tail: Vec<AuditLeaf> = leaves(&tx, upto, size.min(before))?
+    let mut tail: Vec<AuditLeaf> = leaves(&tx, upto, before)?
         .into_iter()
         .filter(|l| l.subject == subject)
         .collect();

@@ -15,8 +15,11 @@ use crate::{AuditLeaf, NodeId, Result, StoreError};
 /// Bytes of one entry of the `nodes` column.
 pub(super) const NODE_LEN: usize = 1 + 8 + 32;
 
-/// The three columns of a run, ready to bind.
+/// A run's row, ready to bind: its key and count, and the three columns.
 pub(super) struct Encoded {
+    /// The index of its first leaf.
+    pub first: u64,
+    pub count: u64,
     pub hashes: Vec<u8>,
     pub nodes: Vec<u8>,
     pub leaves: Vec<u8>,
@@ -42,6 +45,8 @@ pub(super) fn encode(leaves: &[AuditLeaf], nodes: &[(NodeId, [u8; 32])]) -> Enco
         stored.extend_from_slice(hash);
     }
     Encoded {
+        first: leaves.first().map_or(0, |l| l.index),
+        count: leaves.len() as u64,
         hashes,
         nodes: stored,
         leaves: packed,
