@@ -112,6 +112,14 @@ impl LogPage {
             ))),
         }
     }
+
+    /// The store's page: this one, with `extra` more events.
+    fn leaves(&self, extra: usize) -> Result<seuil_store::LeafPage, Problem> {
+        Ok(seuil_store::LeafPage {
+            before: self.before,
+            limit: self.limit()? + extra,
+        })
+    }
 }
 
 /// A page of the access log, in log order, and the `before` of the page older than it.
@@ -125,13 +133,7 @@ pub async fn events(state: &AppState, subject: &str, page: LogPage) -> ApiResult
     // One more than asked tells whether an older page exists.
     let mut logged = state
         .vault
-        .access_log_page(
-            subject,
-            seuil_store::LeafPage {
-                before: page.before,
-                limit: limit + 1,
-            },
-        )
+        .access_log_page(subject, page.leaves(1)?)
         .await?;
     let older = match logged.len() > limit {
         true => {
@@ -195,13 +197,7 @@ pub async fn verify_events(
 ) -> ApiResult<VerifyResult> {
     let log = state
         .vault
-        .access_log_page(
-            subject,
-            seuil_store::LeafPage {
-                before: page.before,
-                limit: page.limit()?,
-            },
-        )
+        .access_log_page(subject, page.leaves(0)?)
         .await?;
     let cp = state.vault.checkpoint().await?;
     let key = state.vault.log_public_key();
