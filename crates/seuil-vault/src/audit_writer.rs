@@ -32,18 +32,24 @@ const DEPTH: usize = 1;
 /// once in CI with two instances busy on one store.
 const ATTEMPTS: u8 = 32;
 
+/// One event waiting for the log. Its leaf is hashed by the caller, on its own task: the hash
+/// does not depend on where the leaf lands, and the writer's task is on every append's
+/// critical path while a batch is built.
 struct Job {
-    subject: String,
-    at: Millis,
-    details: Vec<u8>,
+    leaf: AuditLeaf,
     attempts: u8,
     reply: oneshot::Sender<Result<u64>>,
 }
 
+/// What a batch's store write hands back: its outcome, and the leaves it was given, so that a
+/// batch which lost the race can be sent again without copying them beforehand.
+type Landing = (Result<(), StoreError>, Vec<AuditLeaf>);
+
 struct InFlight {
-    jobs: Vec<Job>,
+    /// Each job's reply and attempts, in leaf order.
+    waiting: Vec<(oneshot::Sender<Result<u64>>, u8)>,
     start: u64,
-    write: BoxFuture<'static, Result<(), StoreError>>,
+    write: BoxFuture<'static, Landing>,
 }
 
 /// The handle through which a process appends to the log.
@@ -70,10 +76,15 @@ impl AuditWriter {
     /// Appends one sealed event and waits until it is durable; returns its leaf index.
     pub async fn append(&self, subject: &str, at: Millis, details: Vec<u8>) -> Result<u64> {
         let (reply, done) = oneshot::channel();
+        let leaf_hash = merkle::leaf_hash(&leaf_input(subject, at, &details));
         let job = Job {
-            subject: subject.to_owned(),
-            at,
-            details,
+            leaf: AuditLeaf {
+                index: 0,
+                subject: subject.to_owned(),
+                at,
+                details,
+                leaf_hash,
+            },
             attempts: 0,
             reply,
         };
@@ -148,50 +159,44 @@ impl Writer {
         let start = self.frontier.size();
         let after = self.last_leaf;
         let mut leaves = Vec::with_capacity(jobs.len());
+        let mut waiting = Vec::with_capacity(jobs.len());
         let mut nodes = Vec::with_capacity(jobs.len() * 2);
-        for (i, job) in jobs.iter().enumerate() {
-            let leaf_hash = merkle::leaf_hash(&leaf_input(&job.subject, job.at, &job.details));
-            nodes.extend(self.frontier.append(leaf_hash));
-            leaves.push(AuditLeaf {
-                index: start + i as u64,
-                subject: job.subject.clone(),
-                at: job.at,
-                details: job.details.clone(),
-                leaf_hash,
-            });
+        for (i, job) in jobs.into_iter().enumerate() {
+            let mut leaf = job.leaf;
+            leaf.index = start + i as u64;
+            nodes.extend(self.frontier.append(leaf.leaf_hash));
+            leaves.push(leaf);
+            waiting.push((job.reply, job.attempts));
         }
         self.last_leaf = leaves.last().map(|l| l.leaf_hash).or(after);
         let store = self.store.clone();
-        let mut write: BoxFuture<'static, Result<(), StoreError>> =
-            Box::pin(async move { store.audit_append(start, after, &leaves, &nodes).await });
-        if let Poll::Ready(result) = futures_util::poll!(&mut write) {
-            write = Box::pin(std::future::ready(result));
+        let mut write: BoxFuture<'static, Landing> = Box::pin(async move {
+            let result = store.audit_append(start, after, &leaves, &nodes).await;
+            (result, leaves)
+        });
+        if let Poll::Ready(landing) = futures_util::poll!(&mut write) {
+            write = Box::pin(std::future::ready(landing));
         }
-        self.inflight.push_back(InFlight { jobs, start, write });
+        self.inflight.push_back(InFlight {
+            waiting,
+            start,
+            write,
+        });
     }
 
-    async fn landed(&mut self, batch: InFlight, result: Result<(), StoreError>) {
+    async fn landed(&mut self, batch: InFlight, (result, leaves): Landing) {
         let error = match result {
-            Ok(()) => {
-                for (i, job) in batch.jobs.into_iter().enumerate() {
-                    let _ = job.reply.send(Ok(batch.start + i as u64));
-                }
-                return;
-            }
+            Ok(()) => return answer(batch.start, batch.waiting),
             Err(e) => e,
         };
         // The batches behind this one were built on a tree that did not happen: let them
         // finish (a write already queued in the store cannot be recalled), then start again
         // from what the store holds.
-        let mut failed = vec![(batch.jobs, error)];
+        let mut failed = vec![(batch.waiting, leaves, error)];
         while let Some(next) = self.inflight.pop_front() {
             match next.write.await {
-                Ok(()) => {
-                    for (i, job) in next.jobs.into_iter().enumerate() {
-                        let _ = job.reply.send(Ok(next.start + i as u64));
-                    }
-                }
-                Err(e) => failed.push((next.jobs, e)),
+                (Ok(()), _) => answer(next.start, next.waiting),
+                (Err(e), leaves) => failed.push((next.waiting, leaves, e)),
             }
         }
         let reloaded = load_tip(&self.store).await;
@@ -199,19 +204,30 @@ impl Writer {
             Ok((frontier, last_leaf)) => (self.frontier, self.last_leaf) = (frontier, last_leaf),
             Err(e) => tracing::error!(error = %e, "cannot reload the audit tree from the store"),
         }
-        for (jobs, error) in failed {
+        for (waiting, leaves, error) in failed {
             let raced = matches!(error, StoreError::LogSizeMismatch { .. });
-            for mut job in jobs {
-                job.attempts += 1;
-                if raced && job.attempts < ATTEMPTS {
-                    self.retry.push(job);
+            for ((reply, attempts), leaf) in waiting.into_iter().zip(leaves) {
+                let attempts = attempts + 1;
+                if raced && attempts < ATTEMPTS {
+                    self.retry.push(Job {
+                        leaf,
+                        attempts,
+                        reply,
+                    });
                 } else {
-                    let _ = job.reply.send(Err(VaultError::AuditBroken(format!(
+                    let _ = reply.send(Err(VaultError::AuditBroken(format!(
                         "could not append: {error}"
                     ))));
                 }
             }
         }
+    }
+}
+
+/// Tells each appender of a batch that landed at `start` where its leaf is.
+fn answer(start: u64, waiting: Vec<(oneshot::Sender<Result<u64>>, u8)>) {
+    for (i, (reply, _)) in waiting.into_iter().enumerate() {
+        let _ = reply.send(Ok(start + i as u64));
     }
 }
 
