@@ -140,7 +140,7 @@ async fn reopening_keeps_everything() {
     let version: i64 = audit
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 2, "the audit file's latest schema version");
+    assert_eq!(version, 3, "the audit file's latest schema version");
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode");
@@ -456,6 +456,105 @@ async fn migrating_a_version_1_audit_file_packs_its_rows_into_runs() {
     drop(raw);
     let store = SqliteStore::open(&path).expect("reopen");
     assert_eq!(store.audit_size().await.expect("size"), LEAVES as u64);
+}
+
+/// A subject index of version 2 kept a row per leaf; opening the file groups them into one
+/// row per subject and block of leaves, and every read by subject, whole or a page at a time,
+/// gives what it gave before, across the blocks and the unindexed tail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_a_version_2_subject_index_keeps_every_leaf_reachable() {
+    const LEAVES: u64 = 9_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("seuil.db");
+    let subject = |i: u64| ["alice", "bob", "carol"][(i % 3) as usize];
+    let store = SqliteStore::open(&path).expect("open");
+    for start in (0..LEAVES).step_by(1_000) {
+        let batch: Vec<_> = (start..start + 1_000)
+            .map(|i| AuditLeaf {
+                index: i,
+                subject: subject(i).into(),
+                at: 1_000 + i as i64,
+                details: vec![i as u8; 8],
+                leaf_hash: [i as u8; 32],
+            })
+            .collect();
+        store
+            .audit_append(start, None, &batch, &[])
+            .await
+            .expect("append");
+    }
+    drop(store);
+
+    // Turn the file back into version 2: a row per indexed leaf.
+    let mut raw = rusqlite::Connection::open(SqliteStore::audit_path(&path)).expect("raw open");
+    let tx = raw.transaction().expect("transaction");
+    tx.execute_batch(
+        "CREATE TABLE audit_subjects (subject TEXT NOT NULL, idx INTEGER NOT NULL,
+             PRIMARY KEY (subject, idx)) WITHOUT ROWID;",
+    )
+    .expect("version 2 index");
+    let postings: Vec<(String, Vec<u8>)> = tx
+        .prepare("SELECT subject, idxs FROM audit_postings")
+        .expect("postings")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<rusqlite::Result<_>>()
+        .expect("rows");
+    let mut indexed = 0;
+    for (subject, idxs) in postings {
+        for entry in idxs.chunks_exact(8) {
+            let idx = u64::from_be_bytes(entry.try_into().expect("8 bytes"));
+            tx.execute(
+                "INSERT INTO audit_subjects (subject, idx) VALUES (?1, ?2)",
+                rusqlite::params![subject, idx as i64],
+            )
+            .expect("version 2 row");
+            indexed += 1;
+        }
+    }
+    assert!(indexed > 4_096, "the log was indexed in more than one pass");
+    tx.execute_batch("DROP TABLE audit_postings; PRAGMA user_version = 2;")
+        .expect("back to version 2");
+    tx.commit().expect("commit");
+    drop(raw);
+
+    let store = SqliteStore::open(&path).expect("open and migrate");
+    for name in ["alice", "bob", "carol"] {
+        let want: Vec<u64> = (0..LEAVES).filter(|&i| subject(i) == name).collect();
+        let all = store
+            .audit_leaves_of(name, LeafPage::ALL)
+            .await
+            .expect("all leaves");
+        assert_eq!(all.iter().map(|l| l.index).collect::<Vec<_>>(), want);
+        assert!(all.iter().all(|l| l.details == vec![l.index as u8; 8]));
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .audit_leaves_of(name, LeafPage { before, limit: 250 })
+                .await
+                .expect("a page");
+            let Some(first) = page.first() else { break };
+            before = Some(first.index);
+            paged.splice(0..0, page.iter().map(|l| l.index));
+        }
+        assert_eq!(paged, want, "paged, {name}");
+    }
+    drop(store);
+    let raw = rusqlite::Connection::open(SqliteStore::audit_path(&path)).expect("raw open");
+    let (version, old): (i64, i64) = raw
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version),
+                    (SELECT count(*) FROM sqlite_schema WHERE name = 'audit_subjects')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("version");
+    assert_eq!(
+        (version, old),
+        (3, 0),
+        "migrated, and the old rows are gone"
+    );
 }
 
 /// Records without their audit log are refused: a new, empty log must never replace one

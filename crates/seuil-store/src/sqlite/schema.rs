@@ -39,6 +39,10 @@ const AUDIT: Migrations = &[
         "runs",
         include_str!("../../migrations/sqlite-audit/0002_runs.sql"),
     ),
+    (
+        "postings",
+        include_str!("../../migrations/sqlite-audit/0003_postings.sql"),
+    ),
 ];
 
 /// The schema versions this build writes: (main file, audit file).
@@ -248,8 +252,9 @@ fn move_legacy_audit_log(conn: &mut Connection) -> Result<()> {
     audit::pack_row_log(&tx, "main")?;
     let size = audit::size(&tx)?;
     tx.execute_batch(
-        "INSERT OR IGNORE INTO audit.audit_subjects (subject, idx)
-             SELECT subject, idx FROM main.audit_leaves ORDER BY subject, idx;
+        "INSERT OR IGNORE INTO audit.audit_postings (subject, first, idxs)
+             SELECT subject, min(idx), unhex(group_concat(printf('%016x', idx), '' ORDER BY idx))
+               FROM main.audit_leaves GROUP BY subject, idx / 4096;
          INSERT OR IGNORE INTO audit.checkpoints (size, root, at, signature)
              SELECT size, root, at, signature FROM main.checkpoints;",
     )?;

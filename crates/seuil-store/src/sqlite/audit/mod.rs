@@ -4,9 +4,11 @@
 //! Each append stores its leaves as one row of `audit_runs` per [`RUN_MAX`] leaves (see
 //! migration 0002 and [`run`] for the format), so a group commit of a hundred audited reads
 //! writes one row, not two hundred. The index from subject to leaves is filled in bulk every
-//! [`INDEX_EVERY`] leaves, and reads by subject scan the short unindexed tail of the log.
+//! [`INDEX_EVERY`] leaves, one row per subject and pass ([`postings`]), and reads by subject
+//! scan the short unindexed tail of the log.
 
 mod legacy;
+mod postings;
 mod run;
 
 pub(super) use legacy::{has_row_log, pack_row_log};
@@ -14,7 +16,6 @@ pub(super) use legacy::{has_row_log, pack_row_log};
 use super::convert::{get_u64, to_i64};
 use crate::{AuditLeaf, Checkpoint, LeafPage, NodeId, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
-use std::sync::LazyLock;
 
 /// Most leaves in one run. Reading one leaf decodes its whole run, so runs stay small enough
 /// (tens of KiB) for a page of the access log, which reads one leaf from each of up to
@@ -174,34 +175,13 @@ fn indexed_upto(c: &Connection) -> Result<u64> {
     Ok(upto as u64)
 }
 
-/// Rows per multi-row INSERT into the subject index.
-const ROWS_PER_INSERT: usize = 64;
-
-/// Copies leaves `from..to` into the subject index, in the index's order so that each page
-/// is written once.
+/// Adds leaves `from..to` to the subject index.
 fn index_subjects(c: &Connection, from: u64, to: u64) -> Result<()> {
-    let mut rows: Vec<(String, u64)> = leaves(c, from, to)?
-        .into_iter()
-        .map(|l| (l.subject, l.index))
-        .collect();
-    rows.sort_unstable();
-    // Many rows per statement: a statement step per row cost more than the rest of the index.
-    const INSERT: &str = "INSERT INTO audit.audit_subjects (subject, idx) VALUES ";
-    static MANY: LazyLock<String> =
-        LazyLock::new(|| format!("{INSERT}{}", ["(?, ?)"; ROWS_PER_INSERT].join(", ")));
-    let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
-    let mut many = c.prepare_cached(&MANY)?;
-    for chunk in &mut chunks {
-        for (i, (subject, idx)) in chunk.iter().enumerate() {
-            many.raw_bind_parameter(2 * i + 1, subject)?;
-            many.raw_bind_parameter(2 * i + 2, to_i64(*idx, "audit leaf index")?)?;
-        }
-        many.raw_execute()?;
-    }
-    let mut one = c.prepare_cached(&format!("{INSERT}(?1, ?2)"))?;
-    for (subject, idx) in chunks.remainder() {
-        one.execute(params![subject, to_i64(*idx, "audit leaf index")?])?;
-    }
+    let leaves = leaves(c, from, to)?;
+    postings::add(
+        c,
+        leaves.into_iter().map(|l| (l.subject, l.index)).collect(),
+    )?;
     c.prepare_cached("UPDATE audit.audit_indexed SET upto = ?1")?
         .execute([to_i64(to, "audit index")?])?;
     Ok(())
@@ -295,14 +275,7 @@ pub(super) fn leaves_of(c: &Connection, subject: &str, page: LeafPage) -> Result
         return Ok(tail.split_off(tail.len() - limit));
     }
     // Then the index, newest first, for what the page still has room for.
-    let room = i64::try_from(limit - tail.len()).unwrap_or(i64::MAX);
-    let below = i64::try_from(upto.min(before)).unwrap_or(i64::MAX);
-    let mut stmt = tx.prepare_cached(
-        "SELECT idx FROM audit.audit_subjects WHERE subject = ?1 AND idx < ?2 ORDER BY idx DESC LIMIT ?3",
-    )?;
-    let indexed = stmt
-        .query_map(params![subject, below, room], |r| get_u64(r, 0))?
-        .collect::<rusqlite::Result<Vec<u64>>>()?;
+    let indexed = postings::newest(&tx, subject, upto.min(before), limit - tail.len())?;
     let mut runs = RunReader::new(&tx);
     let mut out = Vec::with_capacity(indexed.len() + tail.len());
     for &idx in indexed.iter().rev() {
