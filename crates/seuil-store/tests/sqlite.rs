@@ -141,6 +141,13 @@ async fn reopening_keeps_everything() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
     assert_eq!(version, 3, "the audit file's latest schema version");
+    let page_size: i64 = audit
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .expect("page size");
+    assert_eq!(
+        page_size, 16384,
+        "a new log's pages hold a run with few overflow pages"
+    );
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode");

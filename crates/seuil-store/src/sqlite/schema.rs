@@ -61,6 +61,9 @@ pub(super) fn audit_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// The page size of a new audit file, in bytes.
+const AUDIT_PAGE_SIZE: u32 = 16384;
+
 /// Opens the connection that writes: creates the files if needed, switches them to WAL and
 /// brings both schemas up to date.
 pub(super) fn open_writer(path: &Path) -> Result<Connection> {
@@ -86,7 +89,17 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection> {
             ),
         ));
     }
+    let new_log = !audit.exists();
     attach_audit(&conn, &audit)?;
+    if new_log {
+        // Large pages for the log: an append is one run of tens of KiB, which on 4 KiB pages
+        // is a chain of overflow pages, each a WAL frame of its own (two writes) and copied
+        // again by the checkpoint. In `bench vault` 16 KiB pages cut the writer's CPU per
+        // audited open by about a quarter and the checkpointer's by half. Only an empty file
+        // takes a page size, so an existing log keeps its own.
+        conn.execute_batch(&format!("PRAGMA audit.page_size = {AUDIT_PAGE_SIZE};"))
+            .map_err(|e| open_err(&audit, &e))?;
+    }
     for schema in ["main", "audit"] {
         wal(&conn, schema, path)?;
     }
