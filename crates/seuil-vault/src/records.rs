@@ -109,7 +109,7 @@ impl Vault {
         let purpose_def = self.purposes.get(purpose)?;
         let missing = || VaultError::not_found(format!("{kind} {id}"));
         let OpenRow {
-            record,
+            mut record,
             wrapped_key,
             consent,
         } = self
@@ -134,7 +134,7 @@ impl Vault {
             });
         }
         let aad = aead::record_aad(kind, id, &subject, record.version);
-        match aead::open(&key, &aad, &record.body) {
+        match aead::open_owned(&key, &aad, std::mem::take(&mut record.body)) {
             Ok(body) => {
                 self.audit_with(
                     &key,
