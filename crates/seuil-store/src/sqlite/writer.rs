@@ -183,9 +183,15 @@ impl Drop for Writer {
 /// The writer thread: batches until every sender is gone.
 fn run(mut conn: Connection, checkpointer: Option<Checkpointer>, queue: Receiver<Box<dyn Job>>) {
     // A TRUNCATE checkpoint that could not complete (a reader held an old snapshot for longer
-    // than the busy timeout) is tried again after the next commit.
+    // than the busy timeout) is tried again before the next batch, and after it.
     let mut truncate_pending = false;
     while let Ok(first) = queue.recv() {
+        // A scrub that could not complete after the last batch is tried again before this
+        // one, so that no write after a shred is acknowledged while the log still holds the
+        // destroyed key.
+        if truncate_pending {
+            truncate_pending = !truncate_wal(&conn);
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -263,26 +269,45 @@ fn same(e: &StoreError) -> StoreError {
 
 /// Copies the WAL into the database file and truncates it to zero bytes. Returns whether it
 /// completed.
+///
+/// SQLite refuses a second checkpoint while one runs rather than wait for it, and the
+/// checkpointer thread may be in the middle of its own (PASSIVE, a few milliseconds), so a
+/// refused attempt is repeated for a short while. Readers still on an old snapshot are waited
+/// for by the busy timeout inside an attempt; after that the next batch tries again.
 fn truncate_wal(conn: &Connection) -> bool {
-    // Columns: busy (1 if a reader or writer kept it from completing), WAL frames, frames
-    // checkpointed.
-    let outcome = conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |r| {
-        r.get::<_, i64>(0)
-    });
-    match outcome {
-        Ok(0) => true,
-        Ok(_) => {
-            tracing::warn!(
-                "the WAL checkpoint after a key shred was blocked by a reader; retrying after the next write"
-            );
-            false
+    let deadline = std::time::Instant::now() + TRUNCATE_PATIENCE;
+    loop {
+        // Columns: busy (1 if a reader or another checkpoint kept it from completing), WAL
+        // frames, frames checkpointed.
+        let outcome = conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        let busy = match &outcome {
+            Ok(0) => return true,
+            Ok(_) => true,
+            Err(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DatabaseBusy
+            }
+            Err(_) => false,
+        };
+        if !busy || std::time::Instant::now() >= deadline {
+            match outcome {
+                Err(e) => {
+                    tracing::warn!(error = %e, "the WAL checkpoint after a key shred failed; retrying before the next write")
+                }
+                Ok(_) => tracing::warn!(
+                    "the WAL checkpoint after a key shred was blocked by a reader or another checkpoint; retrying before the next write"
+                ),
+            }
+            return false;
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "the WAL checkpoint after a key shred failed; retrying after the next write");
-            false
-        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
+
+/// How long a checkpoint that scrubs a shredded key from the WAL is retried while another
+/// checkpoint runs: longer than a PASSIVE checkpoint of the background thread takes.
+const TRUNCATE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
 
 #[cfg(test)]
 mod tests {
@@ -345,6 +370,56 @@ mod tests {
             .await;
         assert!(matches!(boom, Err(StoreError::Backend { .. })), "{boom:?}");
         assert!(w.write(After::Nothing, insert("x")).await.is_ok());
+    }
+
+    /// A shred's scrub that a reader blocks is done before the next write is answered, so that
+    /// no acknowledged write ever follows a shred whose key is still in the log.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_blocked_scrub_is_done_before_the_next_write_is_answered() {
+        const MARKER: &str = "marker-4b1d8e0c27f3";
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("w.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA secure_delete = ON;
+             CREATE TABLE t (k TEXT PRIMARY KEY);",
+        )
+        .expect("schema");
+        // Without waiting, the first scrub fails at once while the reader holds its snapshot.
+        conn.busy_timeout(std::time::Duration::ZERO)
+            .expect("no busy wait");
+        let w = Writer::start(conn, None).expect("writer");
+        w.write(After::Nothing, insert(MARKER))
+            .await
+            .expect("insert");
+        let reader = Connection::open(&path).expect("reader");
+        reader.execute_batch("BEGIN").expect("begin");
+        let seen: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("read");
+        assert_eq!(seen, 1);
+        w.write(After::TruncateWal, |tx| {
+            tx.execute("DELETE FROM t WHERE k = ?1", [MARKER])?;
+            Ok(())
+        })
+        .await
+        .expect("delete");
+        // Long enough for the scrub to give up while the snapshot is held.
+        tokio::time::sleep(TRUNCATE_PATIENCE * 2).await;
+        drop(reader);
+        w.write(After::Nothing, insert("after"))
+            .await
+            .expect("next write");
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        for file in [path.clone(), std::path::PathBuf::from(wal)] {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(
+                !bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()),
+                "{} still holds the deleted row when the next write is answered",
+                file.display()
+            );
+        }
     }
 
     #[tokio::test]
