@@ -183,12 +183,12 @@ impl Drop for Writer {
 /// The writer thread: batches until every sender is gone.
 fn run(mut conn: Connection, checkpointer: Option<Checkpointer>, queue: Receiver<Box<dyn Job>>) {
     // A TRUNCATE checkpoint that could not complete (a reader held an old snapshot for longer
-    // than the busy timeout) is tried again before the next batch, and after it.
+    // than the busy timeout) is tried again before the next batch.
     let mut truncate_pending = false;
     while let Ok(first) = queue.recv() {
-        // A scrub that could not complete after the last batch is tried again before this
-        // one, so that no write after a shred is acknowledged while the log still holds the
-        // destroyed key.
+        // Before this batch, so that no write after a shred is acknowledged while the log
+        // still holds the destroyed key. Once per batch: a reader that keeps blocking it
+        // costs each batch at most one busy timeout.
         if truncate_pending {
             truncate_pending = !truncate_wal(&conn);
         }
@@ -200,13 +200,10 @@ fn run(mut conn: Connection, checkpointer: Option<Checkpointer>, queue: Receiver
             }
         }
         let committed = commit(&mut conn, &mut batch);
-        if committed.is_ok() {
-            if let Some(checkpointer) = &checkpointer {
-                checkpointer.nudge();
-            }
-            if batch.iter().any(|job| job.after() == After::TruncateWal) {
-                truncate_pending = true;
-            }
+        let shredded =
+            committed.is_ok() && batch.iter().any(|job| job.after() == After::TruncateWal);
+        if let (Ok(()), Some(checkpointer)) = (&committed, &checkpointer) {
+            checkpointer.nudge();
         }
         // Answer first: a shred is final once committed. The log is scrubbed right after,
         // before the next batch, so its cost (which grows with the uncheckpointed log, not
@@ -214,7 +211,7 @@ fn run(mut conn: Connection, checkpointer: Option<Checkpointer>, queue: Receiver
         for job in batch {
             job.answer(committed.as_ref().map(|_| ()));
         }
-        if truncate_pending {
+        if shredded {
             truncate_pending = !truncate_wal(&conn);
         }
     }
