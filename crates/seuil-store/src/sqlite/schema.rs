@@ -89,9 +89,13 @@ pub(super) fn open_writer(path: &Path) -> Result<Connection> {
             ),
         ));
     }
-    let new_log = !audit.exists();
     attach_audit(&conn, &audit)?;
-    if new_log {
+    // Empty, not missing: attaching creates the file, and a crash before the first write
+    // leaves it empty.
+    let pages: i64 = conn
+        .query_row("PRAGMA audit.page_count", [], |r| r.get(0))
+        .map_err(|e| open_err(&audit, &e))?;
+    if pages == 0 {
         // Large pages for the log: an append is one run of tens of KiB, which on 4 KiB pages
         // is a chain of overflow pages, each a WAL frame of its own (two writes) and copied
         // again by the checkpoint. In `bench vault` 16 KiB pages cut the writer's CPU per

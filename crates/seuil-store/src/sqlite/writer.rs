@@ -186,9 +186,10 @@ fn run(mut conn: Connection, checkpointer: Option<Checkpointer>, queue: Receiver
     // than the busy timeout) is tried again before the next batch.
     let mut truncate_pending = false;
     while let Ok(first) = queue.recv() {
-        // Before this batch, so that no write after a shred is acknowledged while the log
-        // still holds the destroyed key. Once per batch: a reader that keeps blocking it
-        // costs each batch at most one busy timeout.
+        // Before this batch, so that a write after a shred is acknowledged only once the log
+        // no longer holds the destroyed key, unless a reader still pins the old log past the
+        // busy timeout: then this batch goes ahead and the next one tries again. Once per
+        // batch, so such a reader costs each batch at most one busy timeout.
         if truncate_pending {
             truncate_pending = !truncate_wal(&conn);
         }
