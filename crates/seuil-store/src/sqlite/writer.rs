@@ -191,7 +191,7 @@ fn run(mut conn: Connection, checkpointer: Option<Checkpointer>, queue: Receiver
         // busy timeout: then this batch goes ahead and the next one tries again. Once per
         // batch, so such a reader costs each batch at most one busy timeout.
         if truncate_pending {
-            truncate_pending = !truncate_wal(&conn);
+            truncate_pending = !truncate_wal(&conn, checkpointer.as_ref());
         }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -213,7 +213,7 @@ fn run(mut conn: Connection, checkpointer: Option<Checkpointer>, queue: Receiver
             job.answer(committed.as_ref().map(|_| ()));
         }
         if shredded {
-            truncate_pending = !truncate_wal(&conn);
+            truncate_pending = !truncate_wal(&conn, checkpointer.as_ref());
         }
     }
     // The checkpointer's connection closes first, so that the writer's is the last one and
@@ -266,46 +266,30 @@ fn same(e: &StoreError) -> StoreError {
 }
 
 /// Copies the WAL into the database file and truncates it to zero bytes. Returns whether it
-/// completed.
-///
-/// SQLite refuses a second checkpoint while one runs rather than wait for it, and the
-/// checkpointer thread may be in the middle of its own (PASSIVE, a few milliseconds), so a
-/// refused attempt is repeated for a short while. Readers still on an old snapshot are waited
-/// for by the busy timeout inside an attempt; after that the next batch tries again.
-fn truncate_wal(conn: &Connection) -> bool {
-    let deadline = std::time::Instant::now() + TRUNCATE_PATIENCE;
-    loop {
-        // Columns: busy (1 if a reader or another checkpoint kept it from completing), WAL
-        // frames, frames checkpointed.
-        let outcome = conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |r| {
-            r.get::<_, i64>(0)
-        });
-        let busy = match &outcome {
-            Ok(0) => return true,
-            Ok(_) => true,
-            Err(rusqlite::Error::SqliteFailure(e, _)) => {
-                e.code == rusqlite::ErrorCode::DatabaseBusy
-            }
-            Err(_) => false,
-        };
-        if !busy || std::time::Instant::now() >= deadline {
-            match outcome {
-                Err(e) => {
-                    tracing::warn!(error = %e, "the WAL checkpoint after a key shred failed; retrying before the next write")
-                }
-                Ok(_) => tracing::warn!(
-                    "the WAL checkpoint after a key shred was blocked by a reader or another checkpoint; retrying before the next write"
-                ),
-            }
-            return false;
+/// completed. The checkpointer thread is paused meanwhile: SQLite would refuse this
+/// checkpoint at once while that thread's own runs. Readers still on an old snapshot are
+/// waited for by the busy timeout; past it, the next batch tries again.
+fn truncate_wal(conn: &Connection, checkpointer: Option<&Checkpointer>) -> bool {
+    let _paused = checkpointer.map(Checkpointer::pause);
+    // Columns: busy (1 if a reader or another process's checkpoint kept it from completing),
+    // WAL frames, frames checkpointed.
+    let outcome = conn.query_row("PRAGMA main.wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    match outcome {
+        Ok(0) => true,
+        Ok(_) => {
+            tracing::warn!(
+                "the WAL checkpoint after a key shred was blocked by a reader; retrying before the next write"
+            );
+            false
         }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+        Err(e) => {
+            tracing::warn!(error = %e, "the WAL checkpoint after a key shred failed; retrying before the next write");
+            false
+        }
     }
 }
-
-/// How long a checkpoint that scrubs a shredded key from the WAL is retried while another
-/// checkpoint runs: longer than a PASSIVE checkpoint of the background thread takes.
-const TRUNCATE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
 
 #[cfg(test)]
 mod tests {
@@ -402,8 +386,8 @@ mod tests {
         })
         .await
         .expect("delete");
-        // Long enough for the scrub to give up while the snapshot is held.
-        tokio::time::sleep(TRUNCATE_PATIENCE * 2).await;
+        // Time for the scrub to be tried, and refused, while the snapshot is held.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         drop(reader);
         w.write(After::Nothing, insert("after"))
             .await
