@@ -170,17 +170,21 @@ fn parts(sealed: &[u8]) -> Result<(XNonce, std::ops::Range<usize>, Tag), AeadErr
     ))
 }
 
-fn open_with(
+/// Opens `sealed` in its own buffer, which the plaintext then occupies.
+fn open_in_place(
     cipher: &XChaCha20Poly1305,
     aad: &[u8],
-    sealed: &[u8],
+    sealed: Vec<u8>,
 ) -> Result<Zeroizing<Vec<u8>>, AeadError> {
-    let (nonce, ciphertext, tag) = parts(sealed)?;
-    let mut plain = Zeroizing::new(sealed[ciphertext].to_vec());
+    let (nonce, ciphertext, tag) = parts(&sealed)?;
+    // Wrapped before decrypting, so that plaintext never sits in an unwiped buffer.
+    let mut buf = Zeroizing::new(sealed);
     cipher
-        .decrypt_in_place_detached(&nonce, aad, &mut plain, &tag)
+        .decrypt_in_place_detached(&nonce, aad, &mut buf[ciphertext.clone()], &tag)
         .map_err(|_| AeadError::Integrity)?;
-    Ok(plain)
+    buf.truncate(ciphertext.end);
+    buf.drain(..ciphertext.start);
+    Ok(buf)
 }
 
 /// Seals `plaintext` under `key`, bound to `aad`, with a random nonce from `rng`.
@@ -195,7 +199,7 @@ pub fn seal(
 
 /// Opens what [`seal`] produced with the same key and associated data.
 pub fn open(key: &DataKey, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, AeadError> {
-    open_with(&key.cipher(), aad, sealed)
+    open_in_place(&key.cipher(), aad, sealed.to_vec())
 }
 
 /// [`open`], decrypting in the buffer that holds the sealed value: an audited read opens its
@@ -205,15 +209,7 @@ pub fn open_owned(
     aad: &[u8],
     sealed: Vec<u8>,
 ) -> Result<Zeroizing<Vec<u8>>, AeadError> {
-    let (nonce, ciphertext, tag) = parts(&sealed)?;
-    // Wrapped before decrypting, so that plaintext never sits in an unwiped buffer.
-    let mut buf = Zeroizing::new(sealed);
-    key.cipher()
-        .decrypt_in_place_detached(&nonce, aad, &mut buf[ciphertext.clone()], &tag)
-        .map_err(|_| AeadError::Integrity)?;
-    buf.truncate(ciphertext.end);
-    buf.drain(..ciphertext.start);
-    Ok(buf)
+    open_in_place(&key.cipher(), aad, sealed)
 }
 
 /// Wraps `subject`'s data key under the KEK; the subject is bound as associated data.
@@ -232,7 +228,7 @@ pub fn wrap(
 
 /// Unwraps a data key wrapped by [`wrap`] for this `subject`.
 pub fn unwrap(kek: &Kek, subject: &str, wrapped: &[u8]) -> Result<DataKey, AeadError> {
-    let plain = open_with(&kek.cipher(), &wrap_aad(subject), wrapped)?;
+    let plain = open_in_place(&kek.cipher(), &wrap_aad(subject), wrapped.to_vec())?;
     let bytes: &[u8; KEY_LEN] = plain
         .as_slice()
         .try_into()
