@@ -10,8 +10,10 @@
 //!   for the writer and always see every acknowledged write.
 //! - The audit log keeps one row per append of up to 256 leaves, with the Merkle nodes they
 //!   complete (`audit`): a group commit of a hundred audited reads writes one row.
-//! - Erasure: `secure_delete` zeroes deleted bytes, and a shred truncates the WAL before it
-//!   returns, so no copy of a destroyed key is left in any of the database's files.
+//! - Erasure: `secure_delete` zeroes deleted bytes, and right after a shred is answered the
+//!   writer truncates the WAL, before any later write, so no copy of a destroyed key is left
+//!   in any of the database's files (unless a reader pins the old log past the busy timeout;
+//!   then the next write tries again).
 //!
 //! Safe to share between the tasks of one process. Several processes may open one file (SQLite
 //! locks it), but each then runs its own writer and they take turns.
