@@ -1,12 +1,15 @@
-//! A visit's footage: claimed at the unlock, read by the customer, pinned, deleted, disputed,
+//! A visit's footage: claimed at the grant, read by the customer, pinned, deleted, disputed,
 //! shown to an operator only inside a dispute, and checked for tampering.
 //!
-//! The footage of a visit is the camera's segments from 30 s before the unlock to 30 s after
-//! the relock. Segments arrive before anyone knows a visit will start, so they are kept as a
-//! 30 s buffer ([`crate::camera::Keep::Until`]); the unlock claims the buffered 30 s for the
-//! visit, which puts them under the 72-hour rule. Footage is only ever opened to show it to
-//! the customer, to an operator in a dispute, or to look for tampering: there is no other
-//! reader.
+//! The footage of a visit is the camera's segments from 30 s before the first grant to 30 s
+//! after the relock. Segments arrive before anyone knows a visit will start, so they are kept
+//! as a 30 s buffer ([`crate::camera::Keep::Until`]); the grant claims the buffered 30 s for
+//! the visit, which puts them under the 72-hour rule. An unlock that matches no visit pins
+//! the footage around it instead. Footage is only ever opened to show it to the customer, to
+//! an operator in a dispute, or to look for tampering: there is no other reader.
+//!
+//! While a dispute is open the footage is on hold: it cannot be deleted or unpinned until the
+//! customer withdraws the dispute.
 
 use crate::camera::{FOOTAGE, PURPOSE as VIDEO};
 use crate::deliveries::{self, DISPUTE_PURPOSE, Delivery, DeliveryError};
@@ -17,17 +20,52 @@ use futures_util::TryStreamExt;
 use seuil_store::{Query, Record};
 use seuil_vault::{Actor, Vault, VaultError};
 
-/// Puts the footage buffered before an unlock at `at` under the footage retention rule.
-pub async fn claim_recording(vault: &Vault, customer: &str, at: i64) -> Result<(), DeliveryError> {
+/// The footage of camera `stream` from the margin before `at` on.
+async fn buffered_since(
+    vault: &Vault,
+    stream: &str,
+    customer: &str,
+    at: i64,
+) -> Result<Vec<Record>, DeliveryError> {
     let q = Query {
         kind: FOOTAGE.into(),
         subject: Some(customer.into()),
+        scope: Some(stream.into()),
         at_from: Some(at - RECORDING_MARGIN_MS - 1_000),
         ..Query::default()
     };
+    Ok(vault.store().query(&q).await.map_err(VaultError::from)?)
+}
+
+/// Puts the footage of camera `stream` buffered before a grant (or unlock) at `at` under the
+/// footage retention rule.
+pub async fn claim_recording(
+    vault: &Vault,
+    stream: &str,
+    customer: &str,
+    at: i64,
+) -> Result<(), DeliveryError> {
     let actor = Actor::system("recording");
-    for rec in vault.store().query(&q).await.map_err(VaultError::from)? {
-        vault.pin(&actor, FOOTAGE, &rec.id, false).await?;
+    for rec in buffered_since(vault, stream, customer, at).await? {
+        // Footage pinned already (an incident) stays pinned.
+        if rec.retain_until.is_some() {
+            vault.pin(&actor, FOOTAGE, &rec.id, false).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the footage of camera `stream` from the margin before an unexplained unlock at `at`
+/// until the customer deletes it.
+pub async fn pin_incident(
+    vault: &Vault,
+    stream: &str,
+    customer: &str,
+    at: i64,
+) -> Result<(), DeliveryError> {
+    let actor = Actor::system("recording");
+    for rec in buffered_since(vault, stream, customer, at).await? {
+        vault.pin(&actor, FOOTAGE, &rec.id, true).await?;
     }
     Ok(())
 }
@@ -53,9 +91,17 @@ async fn read(
 ) -> Result<Vec<u8>, DeliveryError> {
     let mut out = Vec::new();
     for rec in segments(vault, actor, d).await? {
-        let chunks: Vec<bytes::Bytes> = vault
+        let body = match vault
             .open_blob(actor, purpose, &d.customer, FOOTAGE, &rec.id)
-            .await?
+            .await
+        {
+            Ok(body) => body,
+            // A segment's record is written before its footage: this one is still arriving
+            // (or being deleted).
+            Err(VaultError::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let chunks: Vec<bytes::Bytes> = body
             .try_collect()
             .await
             .map_err(|e| DeliveryError::Corrupt(format!("footage {}: {e}", rec.id)))?;
@@ -145,23 +191,54 @@ pub async fn dispute(vault: &Vault, customer: &str, id: &str) -> Result<Delivery
     Ok(d)
 }
 
-/// Deletes the visit's footage for good (records and sealed media).
+/// Withdraws the customer's dispute: operators may no longer view the footage, and it may be
+/// deleted or unpinned again. It stays pinned until the customer says otherwise.
+pub async fn withdraw_dispute(
+    vault: &Vault,
+    customer: &str,
+    id: &str,
+) -> Result<Delivery, DeliveryError> {
+    let actor = Actor::Subject(customer.into());
+    let (d, ()) = deliveries::modify(vault, &actor, id, |d| {
+        if d.clip.disputed_at.is_none() {
+            return Err(DeliveryError::Conflict(
+                "there is no open dispute on this visit".into(),
+            ));
+        }
+        d.clip.disputed_at = None;
+        Ok(())
+    })
+    .await?;
+    Ok(d)
+}
+
+/// Deletes the visit's footage for good (records and sealed media). Refused while a dispute
+/// is open: the footage is on hold until the customer withdraws it.
+///
+/// The deletion is put on the delivery first, so a dispute opened meanwhile is refused
+/// rather than left holding nothing; deleting again finishes a deletion a crash cut short.
 pub async fn delete(vault: &Vault, customer: &str, id: &str) -> Result<Delivery, DeliveryError> {
     let actor = Actor::Subject(customer.into());
-    let (d, _) = deliveries::load(vault, &actor, id).await?;
+    let now = vault.now();
+    let (d, ()) = deliveries::modify(vault, &actor, id, |d| {
+        if d.clip.disputed_at.is_some() {
+            return Err(DeliveryError::Conflict(
+                "the footage of a disputed visit is on hold: withdraw the dispute first, then \
+                 delete"
+                    .into(),
+            ));
+        }
+        d.clip.deleted_at.get_or_insert(now);
+        d.clip.pinned = false;
+        Ok(())
+    })
+    .await?;
     for rec in segments(vault, &actor, &d).await? {
         match vault.delete(&actor, VIDEO, FOOTAGE, &rec.id).await {
             Ok(()) | Err(VaultError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let now = vault.now();
-    let (d, ()) = deliveries::modify(vault, &actor, id, |d| {
-        d.clip.deleted_at.get_or_insert(now);
-        d.clip.pinned = false;
-        Ok(())
-    })
-    .await?;
     Ok(d)
 }
 

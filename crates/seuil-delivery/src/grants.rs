@@ -1,9 +1,14 @@
 //! When a courier gets a grant, and what it says.
 //!
 //! A grant is issued only when all of these hold at once: the customer approved this order (or
-//! gave a standing approval they have not withdrawn), the delivery window is open, the
-//! courier asking is the one assigned, and the camera is live (its newest verified segment
-//! ended less than [`CAMERA_LIVE_MS`] ago). Each refusal says which condition failed.
+//! gave a standing approval they have not withdrawn, and did not decline this order), the
+//! delivery window is open, the courier asking is the one assigned, and the camera is live
+//! (its newest verified segment ended less than [`CAMERA_LIVE_MS`] ago). Each refusal says
+//! which condition failed.
+//!
+//! A grant opens the lock for [`Rules::grant_ttl_ms`] from its issue (never past the window),
+//! not for the whole window: a grant that leaks, or that a withdrawn order leaves behind on an
+//! offline lock, dies on its own soon after.
 
 use ed25519_dalek::SigningKey;
 use seuil_proto::{Grant, GrantBody, Permissions, key_hash};
@@ -11,16 +16,43 @@ use seuil_proto::{Grant, GrantBody, Permissions, key_hash};
 /// A camera is live while its newest verified footage is younger than this.
 pub const CAMERA_LIVE_MS: i64 = 3_000;
 
+/// The lock's tolerance of clock skew at both ends of a grant's window (the lock's default):
+/// a grant still opens the door this long after its `not_after` by the issuer's clock.
+pub const LOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// The deployment's limits on deliveries and grants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// How long a grant opens the lock from its issue (never past the delivery window).
+    pub grant_ttl_ms: i64,
+    /// The longest delivery window an operator may book.
+    pub max_window_ms: i64,
+    /// After a grant, the lock must report the unlock within this, or the customer is alarmed.
+    pub lock_report_within_ms: i64,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            grant_ttl_ms: 10 * 60 * 1000,
+            max_window_ms: 12 * 3_600 * 1000,
+            lock_report_within_ms: 60 * 1000,
+        }
+    }
+}
+
 /// What the customer said about letting couriers in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Approval {
-    /// Nothing yet, or declined.
+    /// Nothing said yet.
     None,
     /// This order only.
     ThisOrder,
     /// Every order until withdrawn.
     Standing,
+    /// Not this order, whatever the standing approval says.
+    Declined,
 }
 
 /// Everything the decision needs about one delivery. Times are Unix milliseconds.
@@ -39,6 +71,8 @@ pub struct Request<'a> {
 pub enum Refused {
     #[error("the customer has not approved in-home delivery for this order")]
     NotApproved,
+    #[error("the customer declined in-home delivery for this order")]
+    Declined,
     #[error("the delivery window has not opened yet")]
     TooEarly,
     #[error("the delivery window has closed")]
@@ -51,8 +85,10 @@ pub enum Refused {
 
 /// Decides whether a grant may be issued now.
 pub fn may_issue(r: &Request<'_>) -> Result<(), Refused> {
-    if r.approval == Approval::None {
-        return Err(Refused::NotApproved);
+    match r.approval {
+        Approval::None => return Err(Refused::NotApproved),
+        Approval::Declined => return Err(Refused::Declined),
+        Approval::ThisOrder | Approval::Standing => {}
     }
     if r.now < r.window.0 {
         return Err(Refused::TooEarly);
@@ -84,7 +120,9 @@ pub struct GrantFor {
     pub grant_id: [u8; 16],
     /// The courier app's key for this delivery only.
     pub courier_key: [u8; 32],
-    pub window: (i64, i64),
+    /// When the grant opens the lock: from its issue, for the grant's lifetime, within the
+    /// delivery window.
+    pub valid: (i64, i64),
     pub epoch: u32,
     pub places: Permissions,
     pub camera_key: [u8; 32],
@@ -99,8 +137,8 @@ impl Issuer {
             lock_id: g.lock_id,
             grant_id: g.grant_id,
             courier_key: g.courier_key,
-            not_before: g.window.0,
-            not_after: g.window.1,
+            not_before: g.valid.0,
+            not_after: g.valid.1,
             epoch: g.epoch,
             sequence,
             permissions: g.places
@@ -131,13 +169,20 @@ mod tests {
     #[test]
     fn a_grant_needs_every_condition() {
         assert_eq!(may_issue(&request()), Ok(()));
-        let cases: [(Request<'static>, Refused); 6] = [
+        let cases: [(Request<'static>, Refused); 7] = [
             (
                 Request {
                     approval: Approval::None,
                     ..request()
                 },
                 Refused::NotApproved,
+            ),
+            (
+                Request {
+                    approval: Approval::Declined,
+                    ..request()
+                },
+                Refused::Declined,
             ),
             (
                 Request {
@@ -197,7 +242,7 @@ mod tests {
             lock_id: [2; 16],
             grant_id: [3; 16],
             courier_key: [4; 32],
-            window: (10, 20),
+            valid: (10, 20),
             epoch: 1,
             places: Permissions::DOOR,
             camera_key: [5; 32],

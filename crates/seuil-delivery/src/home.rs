@@ -6,7 +6,7 @@
 use crate::deliveries::{DeliveryError, PURPOSE};
 use serde::{Deserialize, Serialize};
 use seuil_proto::camera_id;
-use seuil_store::IndexFields;
+use seuil_store::{IndexFields, StoreError};
 use seuil_vault::{Actor, Vault, VaultError, Write};
 
 /// The record kind; its id is the customer's subject id.
@@ -28,6 +28,10 @@ pub struct Home {
     pub epoch: u32,
     /// Since when every order may be delivered inside without asking, if at all.
     pub standing_approval: Option<i64>,
+    /// The epoch floor the lock last reported holding: grants below it no longer open it.
+    /// A revocation (a raised `epoch`) is pending until this catches up.
+    #[serde(default)]
+    pub lock_epoch_floor: u32,
 }
 
 fn key(hex_key: &str) -> [u8; 32] {
@@ -76,6 +80,29 @@ pub async fn load(
         }
         Err(VaultError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Changes the customer's home and stores it, trying again if it changed meanwhile.
+pub async fn update(
+    vault: &Vault,
+    actor: &Actor,
+    customer: &str,
+    mut change: impl FnMut(&mut Home),
+) -> Result<Home, DeliveryError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (mut home, version) = load(vault, actor, customer)
+            .await?
+            .ok_or(DeliveryError::NoHome)?;
+        change(&mut home);
+        match save(vault, actor, customer, &home, Some(version)).await {
+            Err(DeliveryError::Vault(VaultError::Store(StoreError::VersionConflict {
+                ..
+            }))) if attempt < 5 => {}
+            other => return other.map(|()| home),
+        }
     }
 }
 

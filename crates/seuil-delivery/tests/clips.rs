@@ -11,6 +11,7 @@ use seuil_delivery::camera::{Keep, PairedCamera, ingest};
 use seuil_delivery::clips;
 use seuil_delivery::deliveries::{self, DeliveryError, LockEvent, NewDelivery, Place, Reported};
 use seuil_delivery::footage::{Kind, segments, synthetic};
+use seuil_delivery::grants::Rules;
 use seuil_delivery::home::{self, Home};
 use seuil_proto::{SegmentInfo, camera_id};
 use seuil_vault::Actor;
@@ -40,12 +41,14 @@ async fn a_covered_lens_during_a_visit_is_found_in_its_clip() {
         relock_within_s: 300,
         epoch: 1,
         standing_approval: Some(0),
+        lock_epoch_floor: 0,
     };
     home::save(&vault, &me, &customer, &h, None).await.unwrap();
     let operator = Actor::Operator("op-1".into());
     let now = vault.now();
     let d = deliveries::create(
         &vault,
+        &Rules::default(),
         &operator,
         NewDelivery {
             customer: customer.clone(),
@@ -104,22 +107,29 @@ async fn a_covered_lens_during_a_visit_is_found_in_its_clip() {
     // accept proofs anyone can make for it.
     let mut weak = [0; 32];
     weak[0] = 1;
-    let refused = deliveries::issue_grant(&vault, "courier-1", &d.id, weak).await;
+    let refused =
+        deliveries::issue_grant(&vault, &Rules::default(), "courier-1", &d.id, weak).await;
     assert!(
         matches!(refused, Err(deliveries::DeliveryError::Invalid(_))),
         "{refused:?}"
     );
     let courier_key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key();
-    let (_, grant) = deliveries::issue_grant(&vault, "courier-1", &d.id, courier_key.to_bytes())
-        .await
-        .unwrap();
+    let (_, grant) = deliveries::issue_grant(
+        &vault,
+        &Rules::default(),
+        "courier-1",
+        &d.id,
+        courier_key.to_bytes(),
+    )
+    .await
+    .unwrap();
     let lock = Actor::Device("lock-1".into());
     let grant_id = grant.body.grant_id;
     let unlocked = LockEvent::Unlocked {
         grant_id,
         at: base + 2_000,
     };
-    let r = deliveries::lock_reported(&vault, &lock, &customer, unlocked)
+    let r = deliveries::lock_reported(&vault, &lock, &customer, &h, unlocked)
         .await
         .unwrap();
     assert!(matches!(r, Reported::Visit(_)), "{r:?}");
@@ -127,7 +137,7 @@ async fn a_covered_lens_during_a_visit_is_found_in_its_clip() {
         grant_id,
         at: base + 20_000,
     };
-    let r = deliveries::lock_reported(&vault, &lock, &customer, relocked)
+    let r = deliveries::lock_reported(&vault, &lock, &customer, &h, relocked)
         .await
         .unwrap();
     let Reported::Visit(done) = r else {
@@ -165,11 +175,36 @@ async fn a_covered_lens_during_a_visit_is_found_in_its_clip() {
         .unwrap();
     assert!(recorded.clip.analysed && !recorded.tamper.is_empty());
 
-    // Once disputed, the operator may, and the customer can delete it anyway.
+    // Once disputed, the operator may; the footage is on hold: it cannot be deleted or
+    // unpinned until the customer withdraws the dispute.
     clips::dispute(&vault, &customer, &d.id).await.unwrap();
     let seen = clips::operator_clip(&vault, "op-1", &d.id).await.unwrap();
     assert_eq!(seen.len(), clip.len());
-    clips::delete(&vault, &customer, &d.id).await.unwrap();
+    match clips::delete(&vault, &customer, &d.id).await {
+        Err(DeliveryError::Conflict(_)) => {}
+        other => panic!("disputed footage was deleted: {other:?}"),
+    }
+    assert!(clips::pin(&vault, &customer, &d.id, false).await.is_err());
+    let still = clips::operator_clip(&vault, "op-1", &d.id).await.unwrap();
+    assert_eq!(
+        still.len(),
+        clip.len(),
+        "the dispute still holds its footage"
+    );
+    let withdrawn = clips::withdraw_dispute(&vault, &customer, &d.id)
+        .await
+        .unwrap();
+    assert!(withdrawn.clip.disputed_at.is_none());
+    assert!(matches!(
+        clips::operator_clip(&vault, "op-1", &d.id).await,
+        Err(DeliveryError::Forbidden(_))
+    ));
+    let deleted = clips::delete(&vault, &customer, &d.id).await.unwrap();
+    assert!(deleted.clip.deleted_at.is_some());
+    assert!(
+        clips::dispute(&vault, &customer, &d.id).await.is_err(),
+        "nothing left to dispute"
+    );
     assert!(
         clips::customer_clip(&vault, &customer, &d.id)
             .await

@@ -119,7 +119,7 @@ async fn a_whole_delivery_and_a_jammed_camera() {
     let mut w = world().await;
     let window = (T0, T0 + 30 * 60_000);
     let mut visit = Visit::default();
-    let mut watchdog = Watchdog::new(5 * 60_000);
+    let mut watchdog = Watchdog::new(5 * 60_000, 60_000);
 
     // The courier arrives; the camera is already streaming.
     let now = T0 + 60_000;
@@ -146,7 +146,7 @@ async fn a_whole_delivery_and_a_jammed_camera() {
         lock_id: LOCK_ID,
         grant_id: [7; 16],
         courier_key: w.courier_key.verifying_key().to_bytes(),
-        window,
+        valid: window,
         epoch: 0,
         places: Permissions::DOOR,
         camera_key: w.camera_key.verifying_key().to_bytes(),

@@ -45,6 +45,9 @@ pub enum Refusal {
     BadAttestation(VerifyError),
     /// A sync older than the newest accepted: a replay.
     StaleSync,
+    /// Every replay slot belongs to another trusted issuer, so the lock could not remember
+    /// that this grant was used: it stays shut rather than open twice.
+    NoReplaySlot,
 }
 
 impl core::fmt::Display for Refusal {
@@ -70,6 +73,9 @@ impl core::fmt::Display for Refusal {
             Refusal::NoCamera => f.write_str("the grant requires a camera and none is paired"),
             Refusal::BadAttestation(e) => write!(f, "bad camera attestation: {e}"),
             Refusal::StaleSync => f.write_str("the sync is older than the newest accepted"),
+            Refusal::NoReplaySlot => {
+                f.write_str("the lock has no room to remember this issuer's grants")
+            }
         }
     }
 }
@@ -167,11 +173,12 @@ impl Lock {
         now: i64,
     ) -> Outcome {
         match self.check_unlock(grant, proof, attestation, now) {
-            Ok((grant, window_key)) => {
+            Ok((grant, slot)) => {
                 let b = &grant.body;
-                if let Some(window) = self.state.window_mut(&window_key) {
-                    window.mark(b.sequence);
-                }
+                let now = self.state.time_floor;
+                self.state
+                    .take_slot(slot, &b.issuer_key_id, now)
+                    .mark(b.sequence);
                 self.state.visit = Some(Visit {
                     grant_id: b.grant_id,
                     unlocked_at: self.state.time_floor,
@@ -192,7 +199,7 @@ impl Lock {
         proof: &[u8],
         attestation: Option<&[u8]>,
         now: i64,
-    ) -> Result<(Grant, [u8; 8]), Refusal> {
+    ) -> Result<(Grant, usize), Refusal> {
         let t = self.observe(now);
         let challenge = self
             .pending
@@ -223,6 +230,19 @@ impl Lock {
         if t > b.not_after.saturating_add(skew) {
             return Err(Refusal::Expired);
         }
+        // Where this issuer's used grants are remembered. Without a slot the lock could not
+        // mark the grant used, so it refuses rather than fail open.
+        let slot = self
+            .state
+            .slot_for(&b.issuer_key_id, |id| self.config.issuer(id).is_some())
+            .ok_or(Refusal::NoReplaySlot)?;
+        // A new window knows nothing of grants used before a slot was last reset: one of them
+        // may be this issuer's, from before it lost its slot.
+        if self.state.slot_is_new(slot, &b.issuer_key_id)
+            && b.not_before <= self.state.slots_reset_at.saturating_add(skew)
+        {
+            return Err(Refusal::TooOld);
+        }
         self.state
             .window(&b.issuer_key_id)
             .check(b.sequence)
@@ -243,7 +263,7 @@ impl Lock {
                 .verify(&camera, &b.camera_key_hash, &challenge)
                 .map_err(Refusal::BadAttestation)?;
         }
-        Ok((grant, b.issuer_key_id))
+        Ok((grant, slot))
     }
 
     /// The door reports it is locked again: closes the open visit, if any.

@@ -5,23 +5,25 @@
 //! [`crate::Lock::new`] at boot. A grant used before the power went out stays used.
 //!
 //! Layout (big-endian): version, kind `L`, challenge counter (8), time floor (8), clock offset
-//! (8), last sync time (8), epoch floor (4), then [`MAX_ISSUERS`] replay slots of issuer key
+//! (8), last sync time (8), epoch floor (4), slots reset at (8), then [`MAX_ISSUERS`] replay slots of issuer key
 //! id (8), flags (1), highest sequence (8), seen bits (8); then the open visit: present (1),
 //! grant id (16), unlocked at (8), relock required (1); then the first 8 bytes of SHA-256 of
-//! everything before.
+//! everything before. Version 1 had no "slots reset at"; it still decodes, as never reset.
 
 use crate::config::MAX_ISSUERS;
 use crate::replay::ReplayWindow;
 use sha2::{Digest, Sha256};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const KIND: u8 = b'L';
-const HEAD_LEN: usize = 2 + 8 + 8 + 8 + 8 + 4;
+const HEAD_LEN: usize = 2 + 8 + 8 + 8 + 8 + 4 + 8;
 const SLOT_LEN: usize = 8 + 1 + 8 + 8;
 const VISIT_LEN: usize = 1 + 16 + 8 + 1;
 const BODY_LEN: usize = HEAD_LEN + MAX_ISSUERS * SLOT_LEN + VISIT_LEN;
 /// Bytes of a serialized state.
 pub const STATE_LEN: usize = BODY_LEN + 8;
+/// Bytes of a version 1 state, which had no "slots reset at".
+const V1_LEN: usize = STATE_LEN - 8;
 
 /// Anti-replay state of one issuer, by its key id.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -40,7 +42,7 @@ pub struct Visit {
     pub relock_required: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LockState {
     /// Challenges issued so far; each is derived from the next value, so none repeats.
     pub challenges: u64,
@@ -53,6 +55,11 @@ pub struct LockState {
     pub last_sync: i64,
     /// Grants of an epoch below this are revoked.
     pub epoch_floor: u32,
+    /// Trusted time at which a replay slot last passed from one issuer to another
+    /// (`i64::MIN`: never). The issuer that lost it may be trusted again later, and its used
+    /// grants are no longer remembered; so an issuer that takes a slot afterwards has its
+    /// grants refused as too old when they start before this time plus the skew.
+    pub slots_reset_at: i64,
     pub replay: [ReplaySlot; MAX_ISSUERS],
     pub visit: Option<Visit>,
 }
@@ -79,6 +86,21 @@ impl core::fmt::Display for StateError {
 
 impl core::error::Error for StateError {}
 
+impl Default for LockState {
+    fn default() -> Self {
+        LockState {
+            challenges: 0,
+            time_floor: 0,
+            clock_offset: 0,
+            last_sync: 0,
+            epoch_floor: 0,
+            slots_reset_at: i64::MIN,
+            replay: [ReplaySlot::default(); MAX_ISSUERS],
+            visit: None,
+        }
+    }
+}
+
 impl LockState {
     pub fn encode(&self) -> [u8; STATE_LEN] {
         let mut out = [0u8; STATE_LEN];
@@ -93,6 +115,7 @@ impl LockState {
         put(&self.clock_offset.to_be_bytes());
         put(&self.last_sync.to_be_bytes());
         put(&self.epoch_floor.to_be_bytes());
+        put(&self.slots_reset_at.to_be_bytes());
         for slot in &self.replay {
             let flags = u8::from(slot.in_use) | (u8::from(slot.window.highest.is_some()) << 1);
             put(&slot.key_id);
@@ -115,13 +138,16 @@ impl LockState {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<LockState, StateError> {
-        if bytes.len() != STATE_LEN {
-            return Err(StateError::Length { got: bytes.len() });
-        }
-        if bytes[0] != VERSION || bytes[1] != KIND {
+        let version = match bytes.len() {
+            STATE_LEN => VERSION,
+            V1_LEN => 1,
+            got => return Err(StateError::Length { got }),
+        };
+        if bytes[0] != version || bytes[1] != KIND {
             return Err(StateError::Version { got: bytes[0] });
         }
-        if checksum(&bytes[..BODY_LEN]) != bytes[BODY_LEN..] {
+        let body = bytes.len() - 8;
+        if checksum(&bytes[..body]) != bytes[body..] {
             return Err(StateError::Checksum);
         }
         let mut r = Fields { bytes, at: 2 };
@@ -133,6 +159,9 @@ impl LockState {
             epoch_floor: r.u32(),
             ..LockState::default()
         };
+        if version >= 2 {
+            state.slots_reset_at = r.i64();
+        }
         for slot in &mut state.replay {
             slot.key_id = r.array();
             let flags = r.array::<1>()[0];
@@ -155,22 +184,48 @@ impl LockState {
         Ok(state)
     }
 
-    /// The replay window of issuer `key_id`, taking a free slot for an issuer seen first.
-    pub(crate) fn window_mut(&mut self, key_id: &[u8; 8]) -> Option<&mut ReplayWindow> {
-        let index = self
-            .replay
+    /// The slot that remembers issuer `key_id`'s used grants: its own, else a free one, else
+    /// one of an issuer the lock no longer trusts (`trusted` says which it does). A retired
+    /// issuer's slot is kept until the room is needed, so an issuer configured again finds its
+    /// window still there. `None` when every slot belongs to another trusted issuer.
+    pub(crate) fn slot_for(
+        &self,
+        key_id: &[u8; 8],
+        trusted: impl Fn(&[u8; 8]) -> bool,
+    ) -> Option<usize> {
+        self.replay
             .iter()
             .position(|s| s.in_use && &s.key_id == key_id)
-            .or_else(|| self.replay.iter().position(|s| !s.in_use))?;
+            .or_else(|| self.replay.iter().position(|s| !s.in_use))
+            .or_else(|| self.replay.iter().position(|s| !trusted(&s.key_id)))
+    }
+
+    /// Whether the slot at `index` is not yet `key_id`'s: taking it starts a new window.
+    pub(crate) fn slot_is_new(&self, index: usize, key_id: &[u8; 8]) -> bool {
+        let slot = &self.replay[index];
+        !slot.in_use || &slot.key_id != key_id
+    }
+
+    /// The window of slot `index` for `key_id`, starting it afresh if it held another issuer
+    /// (and then noting, at trusted time `now`, that an issuer's memory was dropped).
+    pub(crate) fn take_slot(
+        &mut self,
+        index: usize,
+        key_id: &[u8; 8],
+        now: i64,
+    ) -> &mut ReplayWindow {
+        if self.replay[index].in_use && &self.replay[index].key_id != key_id {
+            self.slots_reset_at = self.slots_reset_at.max(now);
+        }
         let slot = &mut self.replay[index];
-        if !slot.in_use {
+        if !slot.in_use || &slot.key_id != key_id {
             *slot = ReplaySlot {
                 key_id: *key_id,
                 in_use: true,
                 window: ReplayWindow::default(),
             };
         }
-        Some(&mut slot.window)
+        &mut slot.window
     }
 
     pub(crate) fn window(&self, key_id: &[u8; 8]) -> ReplayWindow {
@@ -213,4 +268,4 @@ impl Fields<'_> {
     }
 }
 
-const _: () = assert!(STATE_LEN == 172, "the README states the size; change both");
+const _: () = assert!(STATE_LEN == 180, "the README states the size; change both");

@@ -299,3 +299,103 @@ proptest! {
         prop_assert!(LockState::decode(&flipped).is_err());
     }
 }
+
+/// Issuer `n` of a rotation: its key id and signing key.
+fn rotating_issuer(n: u8) -> ([u8; 8], ed25519_dalek::SigningKey) {
+    let mut id = *b"rotate-0";
+    id[7] = b'0' + n;
+    (id, key(40 + n))
+}
+
+/// A lock that trusts the issuers in `trusted` (at most four of them), with `state`.
+fn lock_trusting(trusted: &[u8], state: LockState) -> Lock {
+    let mut config = seuil_lock::LockConfig::new(LOCK_ID, [0x55; 32])
+        .with_camera(camera().verifying_key().as_bytes())
+        .expect("camera key");
+    for &n in trusted {
+        let (id, k) = rotating_issuer(n);
+        config = config
+            .with_issuer(id, k.verifying_key().as_bytes())
+            .expect("issuer key");
+    }
+    Lock::new(config, state)
+}
+
+#[derive(Clone, Debug)]
+enum RotationOp {
+    /// The lock is told to trust these issuers from now on (a rotation), across a power cycle.
+    Trust(Vec<u8>),
+    /// A genuine grant of issuer `issuer` with number `sequence` is tried.
+    Unlock { issuer: u8, sequence: u64 },
+}
+
+fn rotation_op() -> impl Strategy<Value = RotationOp> {
+    prop_oneof![
+        1 => proptest::collection::btree_set(0u8..7, 1..=4)
+            .prop_map(|s| RotationOp::Trust(s.into_iter().collect())),
+        5 => (0u8..7, 0u64..12).prop_map(|(issuer, sequence)| RotationOp::Unlock { issuer, sequence }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Seven issuers over time and four replay slots: whatever the rotations, no grant ever
+    /// opens the door twice, and a trusted issuer's new grant still opens it. Each grant is
+    /// signed once, valid from when it is first handed over; six minutes pass between steps.
+    #[test]
+    fn more_issuers_than_replay_slots_never_open_a_grant_twice(
+        first in proptest::collection::btree_set(0u8..7, 1..=4),
+        ops in proptest::collection::vec(rotation_op(), 1..60),
+    ) {
+        let mut trusted: Vec<u8> = first.into_iter().collect();
+        let mut lock = lock_trusting(&trusted, LockState::default());
+        let mut signed: std::collections::HashMap<(u8, u64), Grant> = Default::default();
+        let mut opened: Vec<(u8, u64)> = Vec::new();
+        let mut now = T0;
+        for op in ops {
+            now += 6 * MINUTE;
+            match op {
+                RotationOp::Trust(next) => {
+                    let flash = lock.state().encode();
+                    trusted = next;
+                    lock = lock_trusting(&trusted, LockState::decode(&flash).expect("state decodes"));
+                }
+                RotationOp::Unlock { issuer, sequence } => {
+                    let new = !signed.contains_key(&(issuer, sequence));
+                    let grant = *signed.entry((issuer, sequence)).or_insert_with(|| {
+                        let (id, k) = rotating_issuer(issuer);
+                        let mut body = grant_body(1, sequence);
+                        body.issuer_key_id = id;
+                        body.grant_id[..8].copy_from_slice(&sequence.to_be_bytes());
+                        body.grant_id[8] = issuer;
+                        body.not_before = now;
+                        body.not_after = now + 30 * MINUTE;
+                        body.sign(&k)
+                    });
+                    let out = attempt(&mut lock, &grant, 1, now);
+                    let above_all_used = !opened.iter().any(|&(i, s)| i == issuer && s >= sequence);
+                    match out {
+                        Outcome::Unlocked { .. } => {
+                            prop_assert!(trusted.contains(&issuer), "an untrusted issuer opened");
+                            prop_assert!(
+                                !opened.contains(&(issuer, sequence)),
+                                "issuer {issuer}'s grant {sequence} opened twice"
+                            );
+                            opened.push((issuer, sequence));
+                        }
+                        Outcome::Refused(why) => {
+                            // A grant signed just now, numbered above everything its issuer
+                            // used: refusing it would lock a trusted issuer out.
+                            prop_assert!(
+                                !(trusted.contains(&issuer) && new && above_all_used),
+                                "refused a new grant of a trusted issuer: {why}"
+                            );
+                        }
+                    }
+                    lock.relock(now);
+                }
+            }
+        }
+    }
+}

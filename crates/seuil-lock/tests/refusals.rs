@@ -364,3 +364,107 @@ fn small_order_keys_are_refused_at_configuration() {
         Some(ConfigError::BadCameraKey)
     );
 }
+
+/// A lock whose four replay slots are held by issuers it no longer trusts (a state from
+/// before a key rotation), and that now trusts `ISSUER_ID`.
+fn lock_with_retired_slots() -> Lock {
+    let mut state = LockState::default();
+    for (n, slot) in state.replay.iter_mut().enumerate() {
+        slot.key_id = *b"retired0";
+        slot.key_id[7] = b'0' + n as u8;
+        slot.in_use = true;
+    }
+    Lock::new(config(), state)
+}
+
+#[test]
+fn replay_slots_of_retired_issuers_are_reused_and_a_grant_still_opens_once() {
+    let mut lock = lock_with_retired_slots();
+    let grant = sign(grant_body(1, 1));
+    assert!(matches!(
+        attempt(&mut lock, &grant, 1, T0 + MINUTE),
+        Outcome::Unlocked { .. }
+    ));
+    lock.relock(T0 + 2 * MINUTE);
+    assert_eq!(
+        refused(attempt(&mut lock, &grant, 1, T0 + 3 * MINUTE)),
+        Refusal::Replayed,
+        "the lock had no slot for its issuer and forgot the grant was used"
+    );
+    // Across a power cycle too.
+    let mut lock = Lock::new(config(), *lock.state());
+    assert_eq!(
+        refused(attempt(&mut lock, &grant, 1, T0 + 4 * MINUTE)),
+        Refusal::Replayed
+    );
+}
+
+#[test]
+fn an_issuer_trusted_again_after_losing_its_slot_cannot_replay_its_old_grants() {
+    let mut lock = lock();
+    let old = sign(grant_body(1, 1));
+    assert!(matches!(
+        attempt(&mut lock, &old, 1, T0 + MINUTE),
+        Outcome::Unlocked { .. }
+    ));
+    lock.relock(T0 + MINUTE);
+    // Rotations: four other issuers, one at a time, take every slot from ISSUER_ID.
+    let mut at = T0 + MINUTE;
+    let mut state = *lock.state();
+    for n in 0..4u8 {
+        let mut id = *b"rotate-0";
+        id[7] = b'0' + n;
+        let k = key(40 + n);
+        let config = seuil_lock::LockConfig::new(LOCK_ID, [0x55; 32])
+            .with_issuer(id, k.verifying_key().as_bytes())
+            .unwrap()
+            .with_camera(camera().verifying_key().as_bytes())
+            .unwrap();
+        let mut rotated = Lock::new(config, state);
+        at += MINUTE;
+        let mut body = grant_body(2, 1);
+        body.issuer_key_id = id;
+        body.not_before = at;
+        body.not_after = at + 10 * MINUTE;
+        assert!(matches!(
+            attempt(&mut rotated, &body.sign(&k), 2, at),
+            Outcome::Unlocked { .. }
+        ));
+        rotated.relock(at);
+        state = *rotated.state();
+    }
+    assert!(state.replay.iter().all(|s| s.key_id != ISSUER_ID));
+    // ISSUER_ID is trusted again: its used grant must not open a second time.
+    let mut back = Lock::new(config(), state);
+    assert_eq!(
+        refused(attempt(&mut back, &old, 1, at + MINUTE)),
+        Refusal::TooOld
+    );
+    // Its grants made after the slots were reset open.
+    let mut fresh = grant_body(1, 2);
+    fresh.not_before = at + 6 * MINUTE;
+    fresh.not_after = at + 20 * MINUTE;
+    assert!(matches!(
+        attempt(&mut back, &sign(fresh), 1, at + 7 * MINUTE),
+        Outcome::Unlocked { .. }
+    ));
+}
+
+#[test]
+fn a_version_1_state_still_decodes() {
+    let mut lock = lock();
+    assert!(matches!(
+        attempt(&mut lock, &sign(grant_body(1, 1)), 1, T0 + MINUTE),
+        Outcome::Unlocked { .. }
+    ));
+    let v2 = lock.state().encode();
+    // The same state as version 1 wrote it: no "slots reset at", its own checksum.
+    let mut v1 = Vec::new();
+    v1.push(1u8);
+    v1.extend_from_slice(&v2[1..38]);
+    v1.extend_from_slice(&v2[46..STATE_LEN - 8]);
+    let sum = <sha2::Sha256 as sha2::Digest>::digest(&v1);
+    v1.extend_from_slice(&sum[..8]);
+    let decoded = LockState::decode(&v1).expect("a version 1 state decodes");
+    assert_eq!(decoded, *lock.state());
+}

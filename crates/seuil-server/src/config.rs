@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub sweep_interval_ms: u64,
     /// Accepted clock difference for signed device requests.
     pub device_clock_skew_ms: Millis,
+    /// Grant lifetime, the longest delivery window, how soon a lock must report an unlock.
+    pub delivery: seuil_delivery::grants::Rules,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +70,7 @@ impl Default for ServerConfig {
             outbox_lease_ms: MINUTE,
             sweep_interval_ms: 60_000,
             device_clock_skew_ms: 5 * MINUTE,
+            delivery: seuil_delivery::grants::Rules::default(),
         }
     }
 }

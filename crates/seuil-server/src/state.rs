@@ -92,8 +92,17 @@ impl App {
             let mut tick =
                 tokio::time::interval(Duration::from_millis(state.config.sweep_interval_ms.max(1)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut sweeps: u64 = 0;
             loop {
                 tick.tick().await;
+                // Media left by a crash is rare and listing every blob is not free: at start,
+                // then every hundredth sweep.
+                if sweeps.is_multiple_of(ORPHAN_SWEEP_EVERY)
+                    && let Err(e) = state.vault.sweep_orphan_media().await
+                {
+                    tracing::warn!(error = %e, "sweep of media without a record failed");
+                }
+                sweeps = sweeps.wrapping_add(1);
                 match state.vault.sweep().await {
                     Ok(report) => {
                         if report.expired_removed + report.erased_records_removed > 0 {
@@ -155,3 +164,6 @@ impl App {
         &self.state.config
     }
 }
+
+/// Retention sweeps between two sweeps of media that no record accounts for.
+const ORPHAN_SWEEP_EVERY: u64 = 100;

@@ -1,11 +1,13 @@
 //! The visits this instance is watching, and the ticker that raises their alarms.
 //!
-//! A visit is watched from the courier's arrival until 30 s after the relock: while the door
-//! is open, a camera silent for 2 s or a door left unlocked too long raises an alarm at once
-//! (recorded on the delivery, pushed to the customer's event streams and webhooks). The
-//! camera's liveness is read from the stream's index in the store, so it holds whichever
-//! instance took the camera's segments. Which footage belongs to a visit is decided here
-//! too: outside every visit, a segment is only kept as a 30 s buffer.
+//! A visit is watched from the courier's arrival until 30 s after the relock: from the moment
+//! a grant is issued (not from the lock's unlock report, which a lock knocked off the network
+//! never sends), a camera silent for 2 s, a lock that does not report the unlock in time, or
+//! a door left unlocked too long raises an alarm at once (recorded on the delivery, pushed to
+//! the customer's event streams and webhooks). The camera's liveness is read from the
+//! stream's index in the store, so it holds whichever instance took the camera's segments.
+//! Which footage belongs to a visit is decided here too: outside every visit, a segment is
+//! only kept as a 30 s buffer, and around an unlock no visit accounts for, it is pinned.
 
 use crate::notify;
 use crate::state::AppState;
@@ -14,6 +16,7 @@ use seuil_delivery::camera::Keep;
 use seuil_delivery::clips;
 use seuil_delivery::deliveries::{self, Delivery};
 use seuil_delivery::footage::{Analyzer, Event, Kind};
+use seuil_delivery::grants::Rules;
 use seuil_delivery::home::{self, Home};
 use seuil_delivery::visit::{RECORDING_MARGIN_MS, Step, Visit};
 use seuil_vault::Actor;
@@ -42,9 +45,14 @@ struct Live {
     raised: Vec<(Kind, f64)>,
 }
 
+/// How long the footage after an unlock that no visit accounts for is pinned.
+pub const INCIDENT_MS: i64 = 5 * 60 * 1000;
+
 #[derive(Default)]
 pub struct Watch {
     visits: Mutex<HashMap<String, Watched>>,
+    /// Camera streams whose footage is pinned, from when to when: an unexplained unlock.
+    incidents: Mutex<HashMap<String, (i64, i64)>>,
     /// Each visit's analysis behind a fair lock, taken in the order segments arrive.
     live: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Live>>>>,
 }
@@ -58,24 +66,51 @@ impl Watch {
         self.visits.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Follows a delivery's visit as it changes: watched from arrival, dropped once done.
-    pub fn track(&self, d: &Delivery, home: &Home) {
+    /// Follows a delivery's visit as it changes: watched from arrival (or while a revoked
+    /// grant may still open the lock), dropped once done.
+    pub fn track(&self, d: &Delivery, home: &Home, rules: &Rules, now: i64) {
         let mut visits = self.lock();
-        if d.visit.step == Step::Scheduled {
+        if d.visit.step == Step::Scheduled && !d.visit.watching(now) {
             visits.remove(&d.id);
             return;
         }
         let entry = visits.entry(d.id.clone()).or_insert_with(|| Watched {
             customer: d.customer.clone(),
-            camera_stream: home.camera_stream(),
+            camera_stream: d.camera_stream_in(home),
             visit: d.visit.clone(),
-            watchdog: Watchdog::new(i64::from(home.relock_within_s) * 1_000),
+            watchdog: Watchdog::new(
+                i64::from(home.relock_within_s) * 1_000,
+                rules.lock_report_within_ms,
+            ),
         });
+        entry.camera_stream = d.camera_stream_in(home);
         entry.visit = d.visit.clone();
+    }
+
+    /// Pins the footage of `camera_stream` for [`INCIDENT_MS`] after an unlock at `at` that no
+    /// visit accounts for.
+    pub fn incident(&self, camera_stream: &str, at: i64) {
+        let mut incidents = self.incidents.lock().unwrap_or_else(|p| p.into_inner());
+        let span = incidents
+            .entry(camera_stream.to_owned())
+            .or_insert((at - RECORDING_MARGIN_MS, at + INCIDENT_MS));
+        span.0 = span.0.min(at - RECORDING_MARGIN_MS);
+        span.1 = span.1.max(at + INCIDENT_MS);
     }
 
     /// How long to keep a segment of `camera_stream` that starts at `start`.
     pub fn keep_for(&self, camera_stream: &str, start: i64) -> Keep {
+        let pinned = {
+            let mut incidents = self.incidents.lock().unwrap_or_else(|p| p.into_inner());
+            // An incident is forgotten once the footage it pins has all arrived.
+            incidents.retain(|_, (_, until)| start <= *until + RECORDING_MARGIN_MS);
+            incidents
+                .get(camera_stream)
+                .is_some_and(|(from, until)| (*from..=*until).contains(&start))
+        };
+        if pinned {
+            return Keep::Pinned;
+        }
         let visits = self.lock();
         let in_visit = visits
             .values()
@@ -100,7 +135,10 @@ impl Watch {
             .iter()
             .filter(|(_, w)| w.camera_stream == camera_stream && w.visit.may_record(start))
             .map(|(id, w)| {
-                let origin = w.visit.unlocked_at.unwrap_or(start) - RECORDING_MARGIN_MS;
+                let origin = w
+                    .visit
+                    .recording_window()
+                    .map_or(start - RECORDING_MARGIN_MS, |(from, _)| from);
                 let entry = live.entry(id.clone()).or_insert_with(|| {
                     Arc::new(tokio::sync::Mutex::new(Live {
                         analyzer: Analyzer::default(),
@@ -180,7 +218,11 @@ pub async fn sync_with_store(state: &AppState) {
             continue;
         }
         match home::load(&state.vault, &actor(), &d.customer).await {
-            Ok(Some((home, _))) => state.watch.track(&d, &home),
+            Ok(Some((home, _))) => {
+                state
+                    .watch
+                    .track(&d, &home, &state.config.delivery, state.vault.now())
+            }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read a home to watch its visit"),
         }
@@ -211,7 +253,7 @@ async fn check(state: &Arc<AppState>) -> Result<(), deliveries::DeliveryError> {
         let mut visits = state.watch.lock();
         visits.retain(|id, w| {
             let keep = !w.visit.recording_closed(now);
-            if !keep && w.visit.unlocked_at.is_some() {
+            if !keep && w.visit.recording_window().is_some() {
                 finished.push((id.clone(), w.customer.clone()));
             }
             keep
@@ -221,7 +263,7 @@ async fn check(state: &Arc<AppState>) -> Result<(), deliveries::DeliveryError> {
         live.retain(|id, _| visits.contains_key(id) || finished.iter().any(|(f, _)| f == id));
         visits
             .iter()
-            .filter(|(_, w)| w.visit.step.door_open())
+            .filter(|(_, w)| w.visit.watching(now))
             .map(|(id, w)| (id.clone(), w.camera_stream.clone()))
             .collect()
     };

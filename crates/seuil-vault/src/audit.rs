@@ -28,6 +28,8 @@ pub enum Outcome {
     Ok,
     /// Refused: no consent for the purpose.
     Denied,
+    /// Refused: the caller may not reach this object (not theirs, not assigned to them).
+    Refused,
     /// The sealed body failed its integrity check.
     IntegrityError,
 }

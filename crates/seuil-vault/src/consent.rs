@@ -48,7 +48,9 @@ impl Vault {
             .collect())
     }
 
-    pub(crate) async fn has_consent(&self, subject: &str, purpose: &str) -> Result<bool> {
+    /// Whether `subject` consents to `purpose` now (read from the store each time, so a
+    /// withdrawal counts from the very next call on every instance).
+    pub async fn has_consent(&self, subject: &str, purpose: &str) -> Result<bool> {
         let history = self.store.consent_history(subject).await?;
         Ok(history
             .iter()

@@ -158,6 +158,29 @@ impl Vault {
         }
     }
 
+    /// Puts on record, in the subject's log, that `actor` asked for a record of theirs and was
+    /// refused before anything was opened (not theirs to see, not assigned to them).
+    pub async fn refused(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        subject: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<()> {
+        // An erased subject has no key left to seal the event under, nor data to protect.
+        let Ok(key) = self.keys().get(subject).await else {
+            return Ok(());
+        };
+        self.audit_with(
+            &key,
+            subject,
+            &event(actor, "open", purpose, kind, id, Outcome::Refused),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Opens every record of a query (each one checked and audited like [`Vault::open`]).
     /// Records the actor may not see are left out.
     pub async fn open_all(
@@ -177,7 +200,11 @@ impl Vault {
         Ok(out)
     }
 
-    /// Deletes a record the actor may reach; audited.
+    /// Deletes a record the actor may reach, media first; audited.
+    ///
+    /// Media goes before its record (and is written after it, see [`Vault::seal_blob`]), so a
+    /// crash part way leaves a record that deleting again finishes, never sealed media that
+    /// nothing can find.
     pub async fn delete(&self, actor: &Actor, purpose: &str, kind: &str, id: &str) -> Result<()> {
         self.purposes.get(purpose)?;
         let missing = || VaultError::not_found(format!("{kind} {id}"));
@@ -185,10 +212,10 @@ impl Vault {
         if matches!(actor, Actor::Subject(s) if *s != rec.subject) {
             return Err(missing());
         }
-        self.store.delete(kind, id).await?;
         self.blobs
             .delete_prefix(&blob_key(&rec.subject, kind, id))
             .await?;
+        self.store.delete(kind, id).await?;
         if let Ok(key) = self.keys().get(&rec.subject).await {
             self.audit_with(
                 &key,
@@ -222,6 +249,9 @@ impl Vault {
 
     /// Seals a stream under the subject's key (chunked AEAD) as the blob of `(kind, id)`.
     /// Returns the number of sealed bytes stored.
+    ///
+    /// Write the record `(kind, id)` first: media without its record is what
+    /// [`Vault::sweep_orphan_media`] removes.
     pub async fn seal_blob(
         &self,
         actor: &Actor,
@@ -289,6 +319,30 @@ impl Vault {
             aead::blob_aad(kind, id, subject),
             sealed,
         ))
+    }
+
+    /// Removes sealed media that no record accounts for; returns how many blobs went. Media is
+    /// written after its record and deleted before it, so such media is what a crash left
+    /// behind (or a version that wrote media first): nothing else would ever find it.
+    pub async fn sweep_orphan_media(&self) -> Result<u64> {
+        let mut removed = 0;
+        for key in self.blobs.list("").await? {
+            let mut parts = key.splitn(3, '/');
+            let (Some(subject), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if matches!(self.store.get(kind, id).await?, Some(r) if r.subject == subject) {
+                continue;
+            }
+            if self.blobs.delete(&key).await? {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed sealed media that no record accounts for");
+        }
+        Ok(removed)
     }
 
     // ---- helpers ----------------------------------------------------------------------

@@ -66,10 +66,12 @@ impl Vault {
                 break;
             }
             for key in batch {
-                self.store.delete(&key.kind, &key.id).await?;
+                // Media first, as in `Vault::delete`: a crash between leaves the record, which
+                // the next sweep finds again.
                 self.blobs
                     .delete_prefix(&blob_key(&key.subject, &key.kind, &key.id))
                     .await?;
+                self.store.delete(&key.kind, &key.id).await?;
                 report.expired_removed += 1;
                 // Only kinds under a retention rule hold personal data worth an event; other
                 // expiring rows (sessions) just lapse. A shredded subject has no key left to

@@ -83,8 +83,18 @@ async fn ok(req: reqwest::RequestBuilder) -> Value {
     body
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_delivery_with_the_simulators_and_a_jammed_camera() {
+/// A customer with a registered lock and camera, consenting to video and paired; an operator
+/// who booked a delivery for them, approved; and a courier assigned to it.
+struct Scene {
+    dir: tempfile::TempDir,
+    server: Server,
+    customer: reqwest::Client,
+    /// The lock's and the camera's key file and device id.
+    devices: Vec<(std::path::PathBuf, String)>,
+    delivery: String,
+}
+
+async fn scene() -> Scene {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = Server::start(&data);
@@ -127,10 +137,7 @@ async fn a_delivery_with_the_simulators_and_a_jammed_camera() {
         .post(server.api("/api/sessions"))
         .json(&json!({ "email": "otto@example.com", "password": STAFF_PASSWORD })))
     .await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = now_ms();
     let created = ok(operator
         .post(server.api("/api/ops/deliveries"))
         .json(&json!({
@@ -139,53 +146,91 @@ async fn a_delivery_with_the_simulators_and_a_jammed_camera() {
             "places": ["door"]
         })))
     .await;
-    let id = created["id"].as_str().unwrap().to_owned();
+    let delivery = created["id"].as_str().unwrap().to_owned();
     ok(put(
-        &format!("/api/me/deliveries/{id}/approval"),
+        &format!("/api/me/deliveries/{delivery}/approval"),
         json!({ "approved": true }),
     ))
     .await;
+    Scene {
+        dir,
+        server,
+        customer,
+        devices,
+        delivery,
+    }
+}
 
-    // The camera streams a synthetic room and is jammed 8 s in; the lock trusts it.
-    let mut camera = seuil();
-    camera
-        .args([
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+impl Scene {
+    /// The camera simulator streaming a synthetic room, with `attack` if any.
+    fn camera(&self, attack: Option<&str>) -> (Running, String) {
+        let mut camera = seuil();
+        camera
+            .args([
+                "sim",
+                "camera",
+                "--synthetic",
+                "120",
+                "--link",
+                "127.0.0.1:0",
+            ])
+            .args(attack.map(|a| ["--attack", a]).into_iter().flatten())
+            .args([
+                "--server",
+                &self.server.url,
+                "--device",
+                &self.devices[1].1,
+                "--key-file",
+            ])
+            .arg(&self.devices[1].0);
+        start_with_link(camera)
+    }
+
+    /// The lock simulator, trusting the camera at `camera_link`.
+    fn lock(&self, camera_link: &str) -> (Running, String) {
+        let mut lock = seuil();
+        lock.args([
             "sim",
-            "camera",
-            "--synthetic",
-            "60",
-            "--attack",
-            "jam@8",
-            "--link",
+            "lock",
+            "--listen",
             "127.0.0.1:0",
+            "--camera",
+            camera_link,
         ])
         .args([
             "--server",
-            &server.url,
+            &self.server.url,
             "--device",
-            &devices[1].1,
+            &self.devices[0].1,
             "--key-file",
         ])
-        .arg(&devices[1].0);
-    let (_camera, camera_link) = start_with_link(camera);
-    let mut lock = seuil();
-    lock.args([
-        "sim",
-        "lock",
-        "--listen",
-        "127.0.0.1:0",
-        "--camera",
-        &camera_link,
-    ])
-    .args([
-        "--server",
-        &server.url,
-        "--device",
-        &devices[0].1,
-        "--key-file",
-    ])
-    .arg(&devices[0].0);
-    let (_lock, lock_link) = start_with_link(lock);
+        .arg(&self.devices[0].0);
+        start_with_link(lock)
+    }
+
+    async fn delivery(&self) -> Value {
+        ok(self.customer.get(
+            self.server
+                .api(&format!("/api/me/deliveries/{}", self.delivery)),
+        ))
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_with_the_simulators_and_a_jammed_camera() {
+    let scene = scene().await;
+    let server = &scene.server;
+    // The camera streams a synthetic room and is jammed 8 s in; the lock trusts it.
+    let (_camera, camera_link) = scene.camera(Some("jam@8"));
+    let (_lock, lock_link) = scene.lock(&camera_link);
 
     // The courier does the delivery, and tries a second entry before relocking.
     let out = seuil()
@@ -217,7 +262,7 @@ async fn a_delivery_with_the_simulators_and_a_jammed_camera() {
     // The customer's delivery is done, with the silent camera on record.
     let mut d = Value::Null;
     for _ in 0..50 {
-        d = ok(customer.get(server.api(&format!("/api/me/deliveries/{id}")))).await;
+        d = scene.delivery().await;
         if d["visit"]["step"] == "done" {
             break;
         }
@@ -231,9 +276,118 @@ async fn a_delivery_with_the_simulators_and_a_jammed_camera() {
         .filter_map(|a| a["alarm"].as_str())
         .collect();
     assert!(alarms.contains(&"camera_silent"), "{d}");
-    let live = ok(customer.get(server.api("/api/me/live"))).await;
+    let live = ok(scene.customer.get(server.api("/api/me/live"))).await;
     assert!(
         live["label"].as_str().unwrap().starts_with("STALE since"),
         "{live}"
+    );
+}
+
+/// The 2017 camera-freeze attack: the courier gets the grant, then the lock and the camera
+/// are both knocked off the network (here: killed), so the door could open without a report.
+/// The watch starts at the grant, not at an unlock report that never comes: the customer is
+/// alarmed within 3 s of the last footage, and the footage up to the silence is the visit's,
+/// not a buffer that deletes itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_and_camera_silenced_after_the_grant_alarm_and_keep_the_footage() {
+    let mut scene = scene().await;
+    let (camera, camera_link) = scene.camera(None);
+    let (lock, _lock_link) = scene.lock(&camera_link);
+
+    // The courier arrives and gets the grant, as soon as the camera is live.
+    let courier = scene.server.client();
+    ok(courier
+        .post(scene.server.api("/api/sessions"))
+        .json(&json!({ "email": "cleo@example.com", "password": STAFF_PASSWORD })))
+    .await;
+    let id = scene.delivery.clone();
+    let path = |what: &str| {
+        scene
+            .server
+            .api(&format!("/api/courier/deliveries/{id}/{what}"))
+    };
+    ok(courier.post(path("arrive"))).await;
+    let courier_key = keygen(&scene.dir.path().join("courier.key"));
+    let mut granted = false;
+    for _ in 0..300 {
+        let res = courier
+            .post(path("grant"))
+            .json(&json!({ "courier_key": courier_key }))
+            .send()
+            .await
+            .unwrap();
+        if res.status().is_success() {
+            granted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(granted, "no grant within 30 s");
+
+    // Both go dark at once.
+    drop(lock);
+    drop(camera);
+
+    let mut d = Value::Null;
+    let mut silent = None;
+    for _ in 0..150 {
+        d = scene.delivery().await;
+        silent = d["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alarm"] == "camera_silent")
+            .cloned();
+        if silent.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let silent = silent.unwrap_or_else(|| panic!("no alarm for the silent camera: {d}"));
+    let (since, at) = (
+        silent["since"].as_i64().unwrap(),
+        silent["at"].as_i64().unwrap(),
+    );
+    assert!(
+        at - since <= 3_000,
+        "alarmed {} ms after the last footage",
+        at - since
+    );
+    assert_eq!(
+        d["visit"]["step"], "arrived",
+        "the lock reported nothing: {d}"
+    );
+    assert_eq!(d["grant"]["state"], "live", "{d}");
+    let granted_at = d["grant"]["issued_at"].as_i64().unwrap();
+
+    // The footage from the margin before the grant up to the silence is kept under the
+    // footage rule (72 hours), not as a 30 s buffer.
+    let data = scene.server.data_dir.clone();
+    std::mem::replace(
+        &mut scene.server,
+        Server::start(&scene.dir.path().join("other")),
+    )
+    .kill9();
+    let store = seuil_store::SqliteStore::open(&data.join("seuil.db")).unwrap();
+    let q = seuil_store::Query {
+        kind: "delivery.footage".into(),
+        at_from: Some(granted_at - 30_000),
+        ..seuil_store::Query::default()
+    };
+    let footage = seuil_store::Store::query(&store, &q).await.unwrap();
+    assert!(!footage.is_empty(), "no footage from the grant on");
+    let day = 24 * 3_600_000;
+    for r in &footage {
+        let until = r.retain_until.unwrap_or(i64::MAX);
+        assert!(
+            until > now_ms() + day,
+            "segment at {:?} is kept only until {until}",
+            r.index.at
+        );
+    }
+    let last_start = footage.iter().filter_map(|r| r.index.at).max().unwrap();
+    assert!(
+        last_start >= since - 2_000,
+        "the last kept footage starts at {last_start}, the silence at {since}"
     );
 }

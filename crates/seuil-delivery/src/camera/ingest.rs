@@ -49,6 +49,8 @@ impl PairedCamera {
 pub enum Keep {
     /// It belongs to a visit: the footage retention rule applies (72 hours).
     Visit,
+    /// It shows an unlock no visit accounts for: kept until the customer deletes it.
+    Pinned,
     /// No visit yet: kept only until then, in case a visit starts and claims it (recording
     /// begins 30 s before the unlock, which nobody knows in advance).
     Until(i64),
@@ -103,8 +105,9 @@ pub async fn ingest(
         let info = segment.info;
         if verdict.keep {
             let keep_until = match keep_for(info.start) {
-                Keep::Visit => None,
-                Keep::Until(t) => Some(t),
+                Keep::Visit => Retain::Rule,
+                Keep::Pinned => Retain::Pinned,
+                Keep::Until(t) => Retain::Until(t),
             };
             keep(
                 vault,
@@ -185,28 +188,28 @@ async fn save(
     }
 }
 
-/// Seals the footage and its record.
+/// How long a kept segment's record stays.
+enum Retain {
+    Rule,
+    Pinned,
+    Until(i64),
+}
+
+/// Seals the footage's record, then the footage.
+///
+/// In that order, so that sealed footage never exists without the record that deletion,
+/// retention and erasure find it by: a crash between the two leaves a record whose footage
+/// never arrived, which readers skip and deletion removes, never footage nothing sweeps.
 async fn keep(
     vault: &Vault,
     camera: &PairedCamera,
     segment: &seuil_proto::Segment,
     flags: &[Flag],
     footage: Bytes,
-    keep_until: Option<i64>,
+    keep_until: Retain,
 ) -> Result<(), VaultError> {
     let info = &segment.info;
     let id = segment_id(&camera.id, info.counter);
-    let body = futures_util::stream::iter([Ok(footage)]);
-    vault
-        .seal_blob(
-            &camera.actor(),
-            PURPOSE,
-            &camera.subject,
-            FOOTAGE,
-            &id,
-            Box::pin(body),
-        )
-        .await?;
     let record = serde_json::json!({
         "header": hex::encode(segment.encode()),
         "start": info.start,
@@ -227,16 +230,30 @@ async fn keep(
         body: &body,
     };
     let sealed = match keep_until {
-        Some(until) => {
+        Retain::Until(until) => {
             vault
                 .seal_until(&camera.actor(), PURPOSE, w, Some(until))
                 .await
         }
-        None => vault.seal(&camera.actor(), PURPOSE, w).await,
+        Retain::Pinned => vault.seal_until(&camera.actor(), PURPOSE, w, None).await,
+        Retain::Rule => vault.seal(&camera.actor(), PURPOSE, w).await,
     };
     match sealed {
-        // Kept already by an attempt that lost the race to save the stream.
-        Err(VaultError::Store(StoreError::Conflict { .. })) => Ok(()),
-        other => other,
+        // Recorded already by an attempt that lost the race to save the stream (its footage
+        // may not have been written: it is written again).
+        Err(VaultError::Store(StoreError::Conflict { .. })) | Ok(()) => {}
+        Err(e) => return Err(e),
     }
+    let body = futures_util::stream::iter([Ok(footage)]);
+    vault
+        .seal_blob(
+            &camera.actor(),
+            PURPOSE,
+            &camera.subject,
+            FOOTAGE,
+            &id,
+            Box::pin(body),
+        )
+        .await?;
+    Ok(())
 }

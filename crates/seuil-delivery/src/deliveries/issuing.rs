@@ -2,7 +2,7 @@
 
 use super::{Delivery, DeliveryError, IssuedGrant, load, modify};
 use crate::camera::STREAM;
-use crate::grants::{self, GrantFor, Issuer, Request};
+use crate::grants::{self, GrantFor, Issuer, Request, Rules};
 use crate::home::{self, Home};
 use crate::visit::Step;
 use ed25519_dalek::SigningKey;
@@ -50,9 +50,13 @@ pub async fn issuer(vault: &Vault) -> Result<Issuer, DeliveryError> {
 }
 
 /// Issues the courier's grant, if every condition holds now. The courier must have arrived;
-/// `courier_key` is their app's key for this delivery only.
+/// `courier_key` is their app's key for this delivery only. A delivery has at most one grant
+/// that may open the lock: a second is refused while the first is live, or revoked and not
+/// yet known to the lock. The grant opens the lock for the grant lifetime from now, within
+/// the window; from now on the visit is watched and its footage kept.
 pub async fn issue_grant(
     vault: &Vault,
+    rules: &Rules,
     courier: &str,
     id: &str,
     courier_key: [u8; 32],
@@ -72,7 +76,7 @@ pub async fn issue_grant(
     let mut issuer = issuer(vault).await?;
     let now = vault.now();
     let grant_id: [u8; 16] = rand::random();
-    modify(vault, &actor, id, |d| {
+    let d = modify(vault, &actor, id, |d| {
         grants::may_issue(&Request {
             approval: d.approval_with(&home),
             window: d.window,
@@ -87,6 +91,14 @@ pub async fn issue_grant(
                 d.visit.step.as_str()
             )));
         }
+        if let Some(g) = d.live_grant(&home, now) {
+            return Err(DeliveryError::Conflict(format!(
+                "this delivery has a grant already, which the lock accepts until {} (Unix ms); \
+                 use it, or wait until then",
+                g.lock_accepts_until()
+            )));
+        }
+        let valid = (now, now.saturating_add(rules.grant_ttl_ms).min(d.window.1));
         let places = d
             .places
             .iter()
@@ -97,20 +109,48 @@ pub async fn issue_grant(
             lock_id: home.lock_id(),
             grant_id,
             courier_key,
-            window: d.window,
+            valid,
             epoch: home.epoch,
             places,
             camera_key: home.camera_key(),
         });
-        d.grant = Some(IssuedGrant {
+        let issued = IssuedGrant {
             grant_id: hex::encode(grant_id),
             sequence: grant.body.sequence,
             issued_at: now,
             courier_key: hex::encode(courier_key),
-        });
+            not_after: valid.1,
+            epoch: home.epoch,
+            revoked_at: None,
+        };
+        d.visit.granted(now, issued.lock_accepts_until())?;
+        d.camera_stream = Some(home.camera_stream());
+        d.grant = Some(issued);
         Ok(grant)
     })
+    .await?;
+    // The footage buffered before the grant is the visit's now.
+    crate::clips::claim_recording(vault, &home.camera_stream(), &d.0.customer, now).await?;
+    Ok(d)
+}
+
+/// The lock said, in a sync, which epoch floor it holds: revocations up to it are done.
+pub async fn lock_synced(
+    vault: &Vault,
+    lock: &Actor,
+    customer: &str,
+    home: &Home,
+    epoch_floor: u32,
+) -> Result<(), DeliveryError> {
+    // The floor only rises, and the home is written only when it does.
+    if epoch_floor <= home.lock_epoch_floor || epoch_floor > home.epoch {
+        return Ok(());
+    }
+    home::update(vault, lock, customer, |h| {
+        h.lock_epoch_floor = h.lock_epoch_floor.max(epoch_floor.min(h.epoch));
+    })
     .await
+    .map(drop)
 }
 
 /// The signed time and epoch floor for the home's lock.

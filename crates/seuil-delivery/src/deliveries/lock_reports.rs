@@ -1,7 +1,8 @@
 //! What the lock's event log says happened at the door.
 
 use super::{DELIVERY, Delivery, DeliveryError, load, modify};
-use crate::alarms::{Alarm, unlock_reported};
+use crate::alarms::Alarm;
+use crate::home::Home;
 use crate::visit::Step;
 use seuil_store::{Query, Record};
 use seuil_vault::{Actor, Vault, VaultError};
@@ -29,10 +30,42 @@ pub enum LockEvent {
 pub enum Reported {
     /// The visit of this delivery moved on.
     Visit(Box<Delivery>),
-    /// An unlock no visit accounts for: an alarm for the customer.
-    Alarm(Alarm),
+    /// An unlock no visit accounts for: an alarm for the customer, to record on the delivery
+    /// whose grant opened the door when there is one (a revoked grant used on a lock that had
+    /// not synced yet). The footage before it is pinned; keep what follows too.
+    Alarm {
+        delivery: Option<String>,
+        alarm: Alarm,
+    },
     /// Already known (a lock reports its log again until the server acknowledges it).
     Nothing,
+}
+
+/// The delivery of `customer` whose grant is `grant_id`, among those at `steps`.
+async fn with_grant(
+    vault: &Vault,
+    lock: &Actor,
+    customer: &str,
+    grant_id: &str,
+    steps: &[&str],
+) -> Result<Option<Delivery>, DeliveryError> {
+    let q = Query {
+        kind: DELIVERY.into(),
+        subject: Some(customer.into()),
+        ..Query::default()
+    };
+    let candidates: Vec<Record> = vault.store().query(&q).await.map_err(VaultError::from)?;
+    for rec in candidates.iter().rev() {
+        let step = rec.index.status.as_deref().unwrap_or_default();
+        if !steps.contains(&step) {
+            continue;
+        }
+        let (d, _) = load(vault, lock, &rec.id).await?;
+        if d.grant.as_ref().is_some_and(|g| g.grant_id == grant_id) {
+            return Ok(Some(d));
+        }
+    }
+    Ok(None)
 }
 
 /// Applies one event from the lock of `customer`'s home.
@@ -40,6 +73,7 @@ pub async fn lock_reported(
     vault: &Vault,
     lock: &Actor,
     customer: &str,
+    home: &Home,
     event: LockEvent,
 ) -> Result<Reported, DeliveryError> {
     let (grant_id, at) = match event {
@@ -47,30 +81,23 @@ pub async fn lock_reported(
         | LockEvent::Opened { grant_id, at }
         | LockEvent::Relocked { grant_id, at } => (hex::encode(grant_id), at),
     };
-    let q = Query {
-        kind: DELIVERY.into(),
-        subject: Some(customer.into()),
-        ..Query::default()
-    };
-    let candidates: Vec<Record> = vault.store().query(&q).await.map_err(VaultError::from)?;
-    let mut found = None;
-    for rec in candidates.iter().rev() {
-        let step = rec.index.status.as_deref().unwrap_or_default();
-        if matches!(step, "done" | "aborted" | "scheduled") {
-            continue;
-        }
-        let (d, _) = load(vault, lock, &rec.id).await?;
-        if d.grant.as_ref().is_some_and(|g| g.grant_id == grant_id) {
-            found = Some(d);
-            break;
-        }
-    }
-    let Some(d) = found else {
-        return Ok(match event {
-            LockEvent::Unlocked { at, .. } => unlock_reported(None, at)
-                .map(Reported::Alarm)
-                .unwrap_or(Reported::Nothing),
-            LockEvent::Opened { .. } | LockEvent::Relocked { .. } => Reported::Nothing,
+    const OPEN: [&str; 4] = ["arrived", "unlocked", "inside", "relocked"];
+    let Some(d) = with_grant(vault, lock, customer, &grant_id, &OPEN).await? else {
+        let LockEvent::Unlocked { at, .. } = event else {
+            return Ok(Reported::Nothing);
+        };
+        // A grant no open visit holds opened the door: one revoked (the visit called off,
+        // the courier changed) but still accepted by a lock that had not synced since.
+        let called_off =
+            with_grant(vault, lock, customer, &grant_id, &["aborted", "scheduled"]).await?;
+        let alarm = Alarm::UnlockOutsideVisit { at };
+        let stream = called_off
+            .as_ref()
+            .map_or_else(|| home.camera_stream(), |d| d.camera_stream_in(home));
+        crate::clips::pin_incident(vault, &stream, customer, at).await?;
+        return Ok(Reported::Alarm {
+            delivery: called_off.map(|d| d.id),
+            alarm,
         });
     };
     let (d, changed) = modify(vault, lock, &d.id, |d| {
@@ -98,7 +125,8 @@ pub async fn lock_reported(
     })
     .await?;
     if changed && let LockEvent::Unlocked { at, .. } = event {
-        crate::clips::claim_recording(vault, customer, at).await?;
+        // Claimed at the grant already; an instance that buffered meanwhile is caught up.
+        crate::clips::claim_recording(vault, &d.camera_stream_in(home), customer, at).await?;
     }
     Ok(if changed {
         Reported::Visit(Box::new(d))

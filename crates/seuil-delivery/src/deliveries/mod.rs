@@ -15,16 +15,21 @@ mod issuing;
 mod lock_reports;
 mod steps;
 
-pub use issuing::{camera_newest_end, issue_grant, issuer, lock_sync, stream_newest_end};
+pub use issuing::{
+    camera_newest_end, issue_grant, issuer, lock_sync, lock_synced, stream_newest_end,
+};
 pub use lock_reports::{LockEvent, Reported, lock_reported};
-pub use steps::{abort, approve, arrive, assign, courier_relocked, record_alarm};
+pub use steps::{
+    abort, approve, arrive, assign, courier_relocked, record_alarm, revoke_all, revoke_live_grants,
+    set_standing,
+};
 
 use crate::alarms::Alarm;
 use crate::camera::FOOTAGE;
 use crate::footage::Event;
-use crate::grants::{Approval, Refused};
+use crate::grants::{Approval, LOCK_SKEW_MS, Refused, Rules};
 use crate::home::{self, Home};
-use crate::visit::{RECORDING_MARGIN_MS, Step, StepError, Visit};
+use crate::visit::{Step, StepError, Visit};
 use serde::{Deserialize, Serialize};
 use seuil_proto::Permissions;
 use seuil_store::{IndexFields, Query, Record, StoreError};
@@ -65,6 +70,64 @@ pub struct IssuedGrant {
     pub issued_at: i64,
     /// Hex of the courier app's key for this delivery.
     pub courier_key: String,
+    /// The end of the grant's validity, by the issuer's clock (the lock allows its skew).
+    #[serde(default)]
+    pub not_after: i64,
+    /// The lock epoch the grant was signed for; revoking it raises the home's epoch above.
+    #[serde(default)]
+    pub epoch: u32,
+    /// When the grant was revoked (the visit called off, the courier changed, the approval
+    /// withdrawn). It stops opening the lock at the lock's next sync.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+}
+
+/// Where a grant stands, as the customer is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantState {
+    /// It may open the lock now.
+    Live,
+    /// It opened the lock.
+    Used,
+    /// Revoked, but the lock has not synced since: until it does, the grant still opens it.
+    RevocationPending,
+    /// Revoked, and the lock knows.
+    Revoked,
+    /// Its time is over.
+    Expired,
+}
+
+impl IssuedGrant {
+    /// Until when the lock accepts the grant, by the issuer's clock.
+    pub fn lock_accepts_until(&self) -> i64 {
+        self.not_after.saturating_add(LOCK_SKEW_MS)
+    }
+
+    /// Where the grant stands at `now`, given the epoch floor the lock last reported.
+    pub fn state(&self, visit: &Visit, lock_epoch_floor: u32, now: i64) -> GrantState {
+        let revoked_at_lock = self.revoked_at.is_some() && lock_epoch_floor > self.epoch;
+        if visit.unlocked_at.is_some() {
+            GrantState::Used
+        } else if now > self.lock_accepts_until() {
+            GrantState::Expired
+        } else if revoked_at_lock {
+            GrantState::Revoked
+        } else if self.revoked_at.is_some() {
+            GrantState::RevocationPending
+        } else {
+            GrantState::Live
+        }
+    }
+
+    /// Whether the grant may still open the lock at `now` (live, or revoked and not yet known
+    /// to the lock).
+    pub fn opens_lock(&self, visit: &Visit, lock_epoch_floor: u32, now: i64) -> bool {
+        matches!(
+            self.state(visit, lock_epoch_floor, now),
+            GrantState::Live | GrantState::RevocationPending
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,10 +167,15 @@ pub struct Delivery {
     pub tamper: Vec<Event>,
     pub clip: Clip,
     pub created_at: i64,
+    /// The camera stream that recorded the visit (hex of its id), fixed at the grant: footage
+    /// stays the visit's after the home is paired with another camera.
+    #[serde(default)]
+    pub camera_stream: Option<String>,
 }
 
 impl Delivery {
-    /// The approval in force: this order's, or the home's standing one.
+    /// The approval in force: this order's, or the home's standing one. A decline of this
+    /// order overrides a standing approval.
     pub fn approval_with(&self, home: &Home) -> Approval {
         match (self.approval, home.standing_approval) {
             (Approval::None, Some(_)) => Approval::Standing,
@@ -115,14 +183,35 @@ impl Delivery {
         }
     }
 
-    /// The span of footage that belongs to the visit, once the door was unlocked.
+    /// The span of footage that belongs to the visit (from before the first grant), up to
+    /// `now`; `None` before any grant.
     pub fn recording_span(&self, now: i64) -> Option<(i64, i64)> {
-        let unlocked = self.visit.unlocked_at?;
-        let end = match self.visit.relocked_at {
-            Some(relocked) => relocked + RECORDING_MARGIN_MS,
-            None => self.visit.ended_at.unwrap_or(now) + RECORDING_MARGIN_MS,
-        };
-        Some((unlocked - RECORDING_MARGIN_MS, end.min(now.max(unlocked))))
+        let (from, until) = self.visit.recording_window()?;
+        Some((from, until.min(now.max(from))))
+    }
+
+    /// The camera stream the visit's footage comes from.
+    pub fn camera_stream_in(&self, home: &Home) -> String {
+        self.camera_stream
+            .clone()
+            .unwrap_or_else(|| home.camera_stream())
+    }
+
+    /// The grant that may still open the lock at `now`, if any.
+    pub fn live_grant(&self, home: &Home, now: i64) -> Option<&IssuedGrant> {
+        self.grant
+            .as_ref()
+            .filter(|g| g.opens_lock(&self.visit, home.lock_epoch_floor, now))
+    }
+
+    /// Marks the grant revoked at `now` if it may still open the lock; returns the epoch the
+    /// home must rise above for the lock to refuse it.
+    fn revoke_grant(&mut self, home: &Home, now: i64) -> Option<u32> {
+        let epoch = self.live_grant(home, now)?.epoch;
+        if let Some(g) = &mut self.grant {
+            g.revoked_at.get_or_insert(now);
+        }
+        Some(epoch)
     }
 }
 
@@ -179,6 +268,7 @@ fn new_id() -> String {
 /// Creates a delivery for a customer who has paired a home.
 pub async fn create(
     vault: &Vault,
+    rules: &Rules,
     actor: &Actor,
     new: NewDelivery,
 ) -> Result<Delivery, DeliveryError> {
@@ -192,6 +282,12 @@ pub async fn create(
         return Err(DeliveryError::Invalid(
             "the window must end after it starts".into(),
         ));
+    }
+    if new.window.1.saturating_sub(new.window.0) > rules.max_window_ms {
+        return Err(DeliveryError::Invalid(format!(
+            "the window may last at most {} minutes",
+            rules.max_window_ms / 60_000
+        )));
     }
     if new.places.is_empty() {
         return Err(DeliveryError::Invalid(
@@ -215,6 +311,7 @@ pub async fn create(
         tamper: Vec::new(),
         clip: Clip::default(),
         created_at: vault.now(),
+        camera_stream: None,
     };
     let body = serde_json::to_vec(&d).map_err(|e| DeliveryError::Corrupt(e.to_string()))?;
     vault
@@ -235,11 +332,32 @@ pub async fn create(
 
 /// Opens a delivery as `actor` sees it: a customer only their own, a courier only the ones
 /// assigned to them. Anything else is "no such delivery".
+///
+/// Who may see it is decided from the index before anything is decrypted, so a probe of
+/// someone else's delivery (a courier's of another courier's, say) is never opened: it goes
+/// in the customer's access log as a refusal, with the caller named.
 pub async fn load(
     vault: &Vault,
     actor: &Actor,
     id: &str,
 ) -> Result<(Delivery, u64), DeliveryError> {
+    let indexed = vault
+        .store()
+        .get(DELIVERY, id)
+        .await
+        .map_err(VaultError::from)?
+        .ok_or(DeliveryError::NotFound)?;
+    let may_see = match actor {
+        Actor::Subject(s) => *s == indexed.subject,
+        Actor::Courier(c) => indexed.index.scope.as_deref() == Some(c.as_str()),
+        Actor::Operator(_) | Actor::System(_) | Actor::Device(_) => true,
+    };
+    if !may_see {
+        vault
+            .refused(actor, PURPOSE, &indexed.subject, DELIVERY, id)
+            .await?;
+        return Err(DeliveryError::NotFound);
+    }
     let opened = match vault.open(actor, PURPOSE, DELIVERY, id).await {
         Ok(o) => o,
         Err(VaultError::NotFound { .. }) => return Err(DeliveryError::NotFound),
@@ -341,7 +459,7 @@ pub async fn visit_segments(
     let q = Query {
         kind: FOOTAGE.into(),
         subject: Some(d.customer.clone()),
-        scope: Some(home.camera_stream()),
+        scope: Some(d.camera_stream_in(home)),
         at_from: Some(from - 1_000),
         at_to: Some(to),
         ..Query::default()

@@ -1,12 +1,67 @@
-//! The customer's and the courier's steps, and alarms put on record.
+//! The customer's and the courier's steps, the operator's changes, and alarms put on record.
+//!
+//! Whatever takes a courier's grant away (a decline, a reassignment, an abort, a withdrawn
+//! standing approval) revokes that grant if it may still open the lock: the home's epoch
+//! rises above the grant's, and the lock refuses it from its next sync. Until then the
+//! revocation is pending, and the delivery says so.
 
-use super::{Delivery, DeliveryError, Raised, modify};
+use super::{Delivery, DeliveryError, Raised, for_customer, modify};
 use crate::alarms::Alarm;
 use crate::grants::Approval;
+use crate::home::{self, Home};
 use crate::visit::Step;
 use seuil_vault::{Actor, Vault};
 
-/// The customer approves (or declines) letting the courier in for this order.
+/// The home of `customer`, as `actor` reads it.
+async fn home_of(vault: &Vault, actor: &Actor, customer: &str) -> Result<Home, DeliveryError> {
+    Ok(home::load(vault, actor, customer)
+        .await?
+        .ok_or(DeliveryError::NoHome)?
+        .0)
+}
+
+/// Raises the home's epoch above `epoch`, so grants of that epoch stop opening the lock.
+async fn raise_epoch(
+    vault: &Vault,
+    actor: &Actor,
+    customer: &str,
+    epoch: u32,
+) -> Result<(), DeliveryError> {
+    home::update(vault, actor, customer, |h| {
+        h.epoch = h.epoch.max(epoch.saturating_add(1));
+    })
+    .await
+    .map(drop)
+}
+
+/// Applies `change` to the delivery; if it says the grant goes, revokes it.
+async fn change_revoking(
+    vault: &Vault,
+    actor: &Actor,
+    id: &str,
+    mut change: impl FnMut(&mut Delivery) -> Result<bool, DeliveryError>,
+) -> Result<Delivery, DeliveryError> {
+    let now = vault.now();
+    // The home is read first: whether the lock still accepts the grant depends on it.
+    let (current, _) = super::load(vault, actor, id).await?;
+    let home = home_of(vault, actor, &current.customer).await?;
+    let (d, revoke) = modify(vault, actor, id, |d| {
+        let revoke = change(d)?;
+        Ok(if revoke {
+            d.revoke_grant(&home, now)
+        } else {
+            None
+        })
+    })
+    .await?;
+    if let Some(epoch) = revoke {
+        raise_epoch(vault, actor, &d.customer, epoch).await?;
+    }
+    Ok(d)
+}
+
+/// The customer approves (or declines) letting the courier in for this order. Until the
+/// door is unlocked they may change their mind; a decline revokes a grant already issued.
 pub async fn approve(
     vault: &Vault,
     customer: &str,
@@ -14,22 +69,21 @@ pub async fn approve(
     yes: bool,
 ) -> Result<Delivery, DeliveryError> {
     let actor = Actor::Subject(customer.into());
-    let (d, ()) = modify(vault, &actor, id, |d| {
-        if d.visit.step != Step::Scheduled {
+    change_revoking(vault, &actor, id, |d| {
+        if !matches!(d.visit.step, Step::Scheduled | Step::Arrived) {
             return Err(DeliveryError::Conflict(format!(
-                "the visit is already {}; approval can only change before the courier arrives",
+                "the visit is already {}; approval can only change before the door is unlocked",
                 d.visit.step.as_str()
             )));
         }
         d.approval = if yes {
             Approval::ThisOrder
         } else {
-            Approval::None
+            Approval::Declined
         };
-        Ok(())
+        Ok(!yes)
     })
-    .await?;
-    Ok(d)
+    .await
 }
 
 /// The courier says they are at the door.
@@ -83,42 +137,120 @@ pub async fn record_alarm(
     Ok(new)
 }
 
-/// The operator assigns (or reassigns) the courier, before anyone has arrived.
+/// The operator assigns (or reassigns) the courier, before the door is unlocked. A courier
+/// already at the door loses the visit: it waits for the new one's arrival, and a grant
+/// already issued is revoked.
 pub async fn assign(
     vault: &Vault,
     operator: &str,
     id: &str,
     courier: &str,
 ) -> Result<Delivery, DeliveryError> {
-    let (d, ()) = modify(vault, &Actor::Operator(operator.into()), id, |d| {
-        if d.visit.step != Step::Scheduled {
+    change_revoking(vault, &Actor::Operator(operator.into()), id, |d| {
+        if !matches!(d.visit.step, Step::Scheduled | Step::Arrived) {
             return Err(DeliveryError::Conflict(format!(
-                "the visit is already {}; the courier can only change before arrival",
+                "the visit is already {}; the courier can only change before the door is unlocked",
                 d.visit.step.as_str()
             )));
         }
+        if d.courier.as_deref() == Some(courier) {
+            return Ok(false);
+        }
         d.courier = Some(courier.to_owned());
-        Ok(())
+        d.visit.reassigned()?;
+        Ok(true)
     })
-    .await?;
-    Ok(d)
+    .await
 }
 
-/// Calls the visit off. A courier may only before the door is unlocked (an abort must not
-/// silence the watch on an open door); the operator may at any step before done.
+/// Calls the visit off, revoking its grant. Nobody may while the door is open (that would
+/// stop the watch on an open door: the lock's relock report ends the visit); a courier only
+/// before the door is unlocked.
 pub async fn abort(vault: &Vault, actor: &Actor, id: &str) -> Result<Delivery, DeliveryError> {
     let now = vault.now();
     let courier = matches!(actor, Actor::Courier(_));
-    let (d, ()) = modify(vault, actor, id, |d| {
-        if courier && !matches!(d.visit.step, Step::Scheduled | Step::Arrived) {
+    change_revoking(vault, actor, id, |d| {
+        let open = d.visit.step.door_open();
+        if open || (courier && !matches!(d.visit.step, Step::Scheduled | Step::Arrived)) {
             return Err(DeliveryError::Conflict(format!(
-                "the visit is {}: lock the door again (the lock reports it) rather than abort",
-                d.visit.step.as_str()
+                "the visit is {}: {}",
+                d.visit.step.as_str(),
+                if open {
+                    "the door is open; it ends when the lock reports the relock"
+                } else {
+                    "the lock reports the relock; there is nothing to call off"
+                }
             )));
         }
         d.visit.abort(now)?;
-        Ok(())
+        Ok(true)
+    })
+    .await
+}
+
+/// Revokes every grant of `customer`'s deliveries that may still open the lock and that
+/// `which` picks, as `actor`; returns the deliveries whose grant was revoked.
+pub async fn revoke_live_grants(
+    vault: &Vault,
+    actor: &Actor,
+    customer: &str,
+    which: impl Fn(&Delivery) -> bool,
+) -> Result<Vec<Delivery>, DeliveryError> {
+    let now = vault.now();
+    let home = home_of(vault, actor, customer).await?;
+    let mut revoked = Vec::new();
+    let mut highest = None;
+    for d in for_customer(vault, customer).await? {
+        if d.live_grant(&home, now).is_none() || !which(&d) {
+            continue;
+        }
+        let (d, epoch) = modify(vault, actor, &d.id, |d| Ok(d.revoke_grant(&home, now))).await?;
+        highest = highest.max(epoch);
+        revoked.push(d);
+    }
+    if let Some(epoch) = highest {
+        raise_epoch(vault, actor, customer, epoch).await?;
+    }
+    Ok(revoked)
+}
+
+/// The customer gives or withdraws their standing approval. Withdrawing it revokes the grants
+/// it alone allowed.
+pub async fn set_standing(
+    vault: &Vault,
+    customer: &str,
+    approved: bool,
+) -> Result<Home, DeliveryError> {
+    let actor = Actor::Subject(customer.into());
+    let now = vault.now();
+    let home = home::update(vault, &actor, customer, |h| {
+        h.standing_approval = match (approved, h.standing_approval) {
+            (true, Some(since)) => Some(since),
+            (true, None) => Some(now),
+            (false, _) => None,
+        };
     })
     .await?;
-    Ok(d)
+    if approved {
+        return Ok(home);
+    }
+    revoke_live_grants(vault, &actor, customer, |d| d.approval == Approval::None).await?;
+    home_of(vault, &actor, customer).await
+}
+
+/// The customer revokes every grant of their home: the epoch rises, and each grant that may
+/// still open the lock is marked revoked on its delivery.
+pub async fn revoke_all(vault: &Vault, customer: &str) -> Result<Home, DeliveryError> {
+    let actor = Actor::Subject(customer.into());
+    if revoke_live_grants(vault, &actor, customer, |_| true)
+        .await?
+        .is_empty()
+    {
+        // No delivery's grant is live: still, whatever was issued stops opening the lock.
+        return home::update(vault, &actor, customer, |h| {
+            h.epoch = h.epoch.saturating_add(1)
+        })
+        .await;
+    }
+    home_of(vault, &actor, customer).await
 }

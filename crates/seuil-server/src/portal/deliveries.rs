@@ -15,8 +15,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seuil_delivery::alarms::Alarm;
 use seuil_delivery::clips;
-use seuil_delivery::deliveries::{self, Delivery};
-use seuil_delivery::home;
+use seuil_delivery::deliveries::{self, Delivery, GrantState};
+use seuil_delivery::grants::Approval;
+use seuil_delivery::home::{self, Home};
 use seuil_delivery::visit::Step;
 use seuil_store::Query;
 use seuil_vault::Actor;
@@ -108,6 +109,10 @@ async fn device_options(state: &AppState, caller: &Caller, kind: &str) -> Result
 fn alarm_text(a: &Alarm) -> String {
     match a {
         Alarm::CameraSilent { since } => format!("Camera silent since {}", time(*since)),
+        Alarm::LockSilent { granted_at } => format!(
+            "The courier got a grant at {} and the lock has not reported the door since",
+            time(*granted_at)
+        ),
         Alarm::NotRelocked { unlocked_at } => {
             format!("Not relocked in time (unlocked {})", time(*unlocked_at))
         }
@@ -164,7 +169,53 @@ fn timeline(d: &Delivery) -> String {
     )
 }
 
-fn visit_html(d: &Delivery) -> String {
+/// Where the courier's grant stands, in words: a revoked grant still opens the lock until the
+/// lock's next sync, and the customer must know that.
+fn grant_html(d: &Delivery, h: &Home, now: i64) -> String {
+    let Some(g) = &d.grant else {
+        return String::new();
+    };
+    let (class, text) = match g.state(&d.visit, h.lock_epoch_floor, now) {
+        GrantState::Live => (
+            "state-on",
+            format!(
+                "Grant issued at {}: it opens the lock until {}.",
+                time(g.issued_at),
+                time(g.lock_accepts_until())
+            ),
+        ),
+        GrantState::Used => (
+            "muted",
+            format!("Grant issued at {}, used.", time(g.issued_at)),
+        ),
+        GrantState::RevocationPending => (
+            "error",
+            format!(
+                "Grant revoked at {}, pending: your lock has not synced since, so until it does the grant still opens it (at the latest until {}). The camera is watched meanwhile.",
+                time(g.revoked_at.unwrap_or(now)),
+                time(g.lock_accepts_until())
+            ),
+        ),
+        GrantState::Revoked => (
+            "muted",
+            format!(
+                "Grant revoked at {}; the lock knows.",
+                time(g.revoked_at.unwrap_or(now))
+            ),
+        ),
+        GrantState::Expired => (
+            "muted",
+            format!("Grant issued at {}, expired unused.", time(g.issued_at)),
+        ),
+    };
+    format!(
+        r#"<p class="{class}" id="grant-{}">{}</p>"#,
+        esc(&d.id),
+        esc(&text)
+    )
+}
+
+fn visit_html(d: &Delivery, h: &Home, now: i64) -> String {
     let id = esc(&d.id);
     let times: Vec<String> = [
         ("arrived", d.visit.arrived_at),
@@ -186,7 +237,7 @@ fn visit_html(d: &Delivery) -> String {
     };
     let clip = if d.clip.deleted_at.is_some() {
         r#"<p class="muted">You deleted this visit's footage.</p>"#.to_owned()
-    } else if d.visit.unlocked_at.is_none() {
+    } else if d.visit.recording_window().is_none() {
         String::new()
     } else {
         let (pin_label, pin_next) = if d.clip.pinned {
@@ -194,22 +245,28 @@ fn visit_html(d: &Delivery) -> String {
         } else {
             ("Keep past 72 hours", "true")
         };
-        let dispute = match d.clip.disputed_at {
-            Some(t) => format!(r#"<span class="muted">Disputed {}</span>"#, time(t)),
+        // While a dispute is open the footage is on hold: no delete, no unpin.
+        let hold = match d.clip.disputed_at {
+            Some(t) => format!(
+                r#"<span class="muted">Disputed {}: the footage is kept until you withdraw the dispute.</span>
+<form method="post" action="/deliveries/{id}/withdraw-dispute"><input type="hidden" name="confirm" value="WITHDRAW"><button class="secondary" type="submit" id="withdraw-dispute-{id}">Withdraw the dispute</button></form>"#,
+                time(t)
+            ),
             None => format!(
-                r#"<form method="post" action="/deliveries/{id}/dispute"><input type="hidden" name="confirm" value="DISPUTE"><button class="secondary" type="submit" id="dispute-{id}">Open a dispute</button></form>"#
+                r#"<form method="post" action="/deliveries/{id}/pin"><input type="hidden" name="pinned" value="{pin_next}"><button class="secondary" type="submit" id="pin-{id}">{pin_label}</button></form>
+<form method="post" action="/deliveries/{id}/dispute"><input type="hidden" name="confirm" value="DISPUTE"><button class="secondary" type="submit" id="dispute-{id}">Open a dispute</button></form>
+<form method="post" action="/deliveries/{id}/delete-clip"><input type="hidden" name="confirm" value="DELETE"><button class="danger" type="submit" id="delete-clip-{id}">Delete the footage</button></form>"#
             ),
         };
         format!(
             r#"<div class="actions"><a class="button" href="/api/me/deliveries/{id}/clip" id="clip-{id}">Download the clip (H.264)</a>
-<form method="post" action="/deliveries/{id}/pin"><input type="hidden" name="pinned" value="{pin_next}"><button class="secondary" type="submit" id="pin-{id}">{pin_label}</button></form>
-{dispute}
-<form method="post" action="/deliveries/{id}/delete-clip"><input type="hidden" name="confirm" value="DELETE"><button class="danger" type="submit" id="delete-clip-{id}">Delete the footage</button></form></div>"#
+{hold}</div>"#
         )
     };
     format!(
         r#"<article class="visit" id="visit-{id}"><h3>{order}</h3>
 <p>Visit <strong>{step}</strong>. {times}</p>
+{grant}
 {timeline}
 <ul class="alarms">{alarms}</ul>
 <p class="muted">{tamper}</p>
@@ -217,6 +274,7 @@ fn visit_html(d: &Delivery) -> String {
         order = esc(&d.order),
         step = d.visit.step.as_str(),
         times = esc(&times.join(", ")),
+        grant = grant_html(d, h, now),
         timeline = timeline(d),
     )
 }
@@ -242,6 +300,11 @@ async fn deliveries_page(state: &AppState, caller: &Caller) -> Result<Response, 
             &body,
         ));
     };
+    let pending = if h.lock_epoch_floor < h.epoch {
+        r#"<p class="error" id="revocation-pending">Revocation pending: your lock has not synced since grants were revoked. Until it does, those grants still open it (for minutes at most); the camera is watched meanwhile.</p>"#
+    } else {
+        ""
+    };
     let (standing_label, standing_next) = match h.standing_approval {
         Some(since) => (format!("Standing approval since {}", time(since)), "false"),
         None => ("Each order asks for your approval".to_owned(), "true"),
@@ -251,6 +314,7 @@ async fn deliveries_page(state: &AppState, caller: &Caller) -> Result<Response, 
 <div class="actions"><span id="standing-state">{standing}</span>
 <form method="post" action="/home/standing"><input type="hidden" name="approved" value="{next}"><button class="secondary" type="submit" id="standing-submit">{button}</button></form>
 <form method="post" action="/home/revoke"><input type="hidden" name="confirm" value="REVOKE"><button class="danger" type="submit" id="revoke-submit">Revoke every grant</button></form></div>
+{pending}
 "#,
         lock = esc(&h.lock_device),
         camera = esc(&h.camera_device),
@@ -276,19 +340,31 @@ async fn deliveries_page(state: &AppState, caller: &Caller) -> Result<Response, 
     ));
 
     let all = deliveries::for_customer(&state.vault, &caller.subject).await?;
+    let now = state.vault.now();
     body.push_str("<h2>Upcoming deliveries</h2>\n");
-    let upcoming: Vec<&Delivery> = all
-        .iter()
-        .filter(|d| d.visit.step == Step::Scheduled)
-        .collect();
+    // A courier at the door has not been let in yet: the customer may still decline.
+    let upcoming_step = |d: &Delivery| matches!(d.visit.step, Step::Scheduled | Step::Arrived);
+    let upcoming: Vec<&Delivery> = all.iter().filter(|d| upcoming_step(d)).collect();
     if upcoming.is_empty() {
         body.push_str(r#"<p class="muted">None.</p>"#);
     }
     for d in upcoming {
         let id = esc(&d.id);
-        let approved = d.approval_with(&h) != seuil_delivery::grants::Approval::None;
+        let approval = d.approval_with(&h);
+        let approved = matches!(approval, Approval::ThisOrder | Approval::Standing);
+        let state_text = match (approval, d.visit.step) {
+            (Approval::ThisOrder, _) => "Courier may come in",
+            (Approval::Standing, _) => "Courier may come in (standing approval)",
+            (Approval::Declined, _) => "Doorstep only: you declined",
+            (Approval::None, _) => "Doorstep only unless you approve",
+        };
+        let at_door = if d.visit.step == Step::Arrived {
+            r#"<br><strong>The courier is at the door.</strong>"#
+        } else {
+            ""
+        };
         body.push_str(&format!(
-            r#"<div class="consent" id="upcoming-{id}"><div><strong>{order}</strong><br><span class="muted">{from} to {to}</span></div>
+            r#"<div class="consent" id="upcoming-{id}"><div><strong>{order}</strong><br><span class="muted">{from} to {to}</span>{at_door}{grant}</div>
 <div class="actions"><span class="{class}">{state}</span>
 <form method="post" action="/deliveries/{id}/approval"><input type="hidden" name="approved" value="true"><button type="submit" id="approve-{id}">Approve</button></form>
 <form method="post" action="/deliveries/{id}/approval"><input type="hidden" name="approved" value="false"><button class="secondary" type="submit" id="decline-{id}">Decline</button></form></div></div>
@@ -297,20 +373,18 @@ async fn deliveries_page(state: &AppState, caller: &Caller) -> Result<Response, 
             from = time(d.window.0),
             to = time(d.window.1),
             class = if approved { "state-on" } else { "state-off" },
-            state = if approved { "Courier may come in" } else { "Doorstep only" },
+            state = state_text,
+            grant = grant_html(d, &h, now),
         ));
     }
     body.push_str("<h2>Visit history</h2>\n");
-    let mut history: Vec<&Delivery> = all
-        .iter()
-        .filter(|d| d.visit.step != Step::Scheduled)
-        .collect();
+    let mut history: Vec<&Delivery> = all.iter().filter(|d| !upcoming_step(d)).collect();
     history.reverse();
     if history.is_empty() {
         body.push_str(r#"<p class="muted">No visits yet.</p>"#);
     }
     for d in history {
-        body.push_str(&visit_html(d));
+        body.push_str(&visit_html(d, &h, now));
     }
     Ok(page(
         StatusCode::OK,
@@ -333,6 +407,9 @@ pub async fn approve(
     ApiForm(form): ApiForm<ApprovalForm>,
 ) -> Response {
     let r = deliveries::approve(&state.vault, &caller.subject, &id, form.approved).await;
+    if let Ok(d) = &r {
+        api::track(&state, d).await;
+    }
     back(r.map_err(Problem::from), "")
 }
 
@@ -364,6 +441,19 @@ pub async fn dispute(
         return error(&p);
     }
     let r = clips::dispute(&state.vault, &caller.subject, &id).await;
+    back(r.map_err(Problem::from), &format!("#visit-{id}"))
+}
+
+pub async fn withdraw_dispute(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiForm(form): ApiForm<ConfirmForm>,
+) -> Response {
+    if let Err(p) = confirmed(&form, "WITHDRAW") {
+        return error(&p);
+    }
+    let r = clips::withdraw_dispute(&state.vault, &caller.subject, &id).await;
     back(r.map_err(Problem::from), &format!("#visit-{id}"))
 }
 

@@ -258,6 +258,7 @@ fn outcome(o: Option<Outcome>) -> (&'static str, &'static str) {
     match o {
         Some(Outcome::Ok) => ("allowed", "state-on"),
         Some(Outcome::Denied) => ("refused: no consent", "error"),
+        Some(Outcome::Refused) => ("refused: not theirs to see", "error"),
         Some(Outcome::IntegrityError) => ("integrity error", "error"),
         None => ("unknown", "muted"),
     }

@@ -59,8 +59,18 @@ pub async fn live(State(state): State<Shared>, caller: Caller) -> ApiResult<Json
     status(&state, &caller.subject).await.map(Json)
 }
 
-/// The newest kept segment's last picture, as a BMP.
+/// The newest kept segment's last picture, as a BMP. Only while the customer consents to
+/// in-home video: a withdrawal stops the showing at the next read, even of footage recorded
+/// before it.
 pub async fn frame(State(state): State<Shared>, caller: Caller) -> ApiResult<Response> {
+    if !state.vault.has_consent(&caller.subject, PURPOSE).await? {
+        return Err(Problem::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "consent-required",
+            "in-home video is off",
+            format!("you withdrew consent to `{PURPOSE}`; grant it again to see your camera"),
+        ));
+    }
     let actor = Actor::Subject(caller.subject.clone());
     let (h, _) = home::load(&state.vault, &actor, &caller.subject)
         .await?

@@ -196,18 +196,19 @@ pub fn table() -> Vec<RouteSpec> {
         route(M::PUT, "/api/me/deliveries/{id}/approval", Customer, "delivery", "approveDelivery", "Approve or decline in-home delivery for this order", Json(200, "Delivery"), delivery::approve)
             .body(Body::Json("ApprovalRequest")),
         route(M::GET, "/api/me/deliveries/{id}/clip", Customer, "delivery", "getClip", "The visit's footage as raw H.264 (each read is in your access log)", Media("video/h264"), delivery::clip),
-        route(M::DELETE, "/api/me/deliveries/{id}/clip", Customer, "delivery", "deleteClip", "Delete the visit's footage for good", Json(200, "Delivery"), delivery::delete_clip),
+        route(M::DELETE, "/api/me/deliveries/{id}/clip", Customer, "delivery", "deleteClip", "Delete the visit's footage for good (not while a dispute is open)", Json(200, "Delivery"), delivery::delete_clip),
         route(M::PUT, "/api/me/deliveries/{id}/clip/pin", Customer, "delivery", "pinClip", "Keep the footage past 72 hours, or let it lapse", Json(200, "Delivery"), delivery::pin_clip)
             .body(Body::Json("PinRequest")),
-        route(M::POST, "/api/me/deliveries/{id}/dispute", Customer, "delivery", "openDispute", "Dispute the visit: its footage is kept and an operator may view it", Json(200, "Delivery"), delivery::dispute),
+        route(M::POST, "/api/me/deliveries/{id}/dispute", Customer, "delivery", "openDispute", "Dispute the visit: its footage is kept (it cannot be deleted until the dispute is withdrawn) and an operator may view it", Json(200, "Delivery"), delivery::dispute),
+        route(M::DELETE, "/api/me/deliveries/{id}/dispute", Customer, "delivery", "withdrawDispute", "Withdraw your dispute: operators may no longer view the footage, and you may delete it", Json(200, "Delivery"), delivery::withdraw_dispute),
         route(M::GET, "/api/me/live", Customer, "delivery", "getLiveView", "Your camera's newest verified footage: LIVE, or STALE since when", Json(200, "LiveView"), live::live),
         route(M::GET, "/api/me/live/frame", Customer, "delivery", "getLiveFrame", "The newest verified picture of your camera", Media("image/bmp"), live::frame),
         // ---- in-home delivery: operator and courier ----------------------------------------
         route(M::POST, "/api/ops/deliveries", Operator, "delivery", "createDelivery", "Create a delivery for a customer, with its window and courier", Json(201, "DeliveryCreated"), delivery::create_delivery)
             .body(Body::Json("DeliveryRequest")),
-        route(M::PUT, "/api/ops/deliveries/{id}/courier", Operator, "delivery", "assignCourier", "Assign or reassign the courier, before arrival", Json(200, "DeliveryCreated"), delivery::assign_courier)
+        route(M::PUT, "/api/ops/deliveries/{id}/courier", Operator, "delivery", "assignCourier", "Assign or reassign the courier, before the door is unlocked (a grant already issued is revoked)", Json(200, "DeliveryCreated"), delivery::assign_courier)
             .body(Body::Json("AssignRequest")),
-        route(M::POST, "/api/ops/deliveries/{id}/abort", Operator, "delivery", "abortDelivery", "Call a visit off", Json(200, "DeliveryCreated"), delivery::abort_delivery),
+        route(M::POST, "/api/ops/deliveries/{id}/abort", Operator, "delivery", "abortDelivery", "Call a visit off (not while the door is open); its grant is revoked at the lock's next sync, and the customer is told", Json(200, "DeliveryCreated"), delivery::abort_delivery),
         route(M::GET, "/api/ops/deliveries/{id}/clip", Operator, "delivery", "getDisputedClip", "A visit's footage, only inside a dispute the customer opened (audited)", Media("video/h264"), delivery::operator_clip),
         route(M::GET, "/api/courier/deliveries", Courier, "delivery", "listCourierDeliveries", "The deliveries assigned to you", Json(200, "CourierDeliveryList"), delivery::courier_deliveries),
         route(M::POST, "/api/courier/deliveries/{id}/arrive", Courier, "delivery", "arrive", "You are at the door", Json(200, "CourierDelivery"), delivery::arrive),
@@ -242,6 +243,8 @@ pub fn table() -> Vec<RouteSpec> {
             .body(Body::Form("PinForm")),
         route(M::POST, "/deliveries/{id}/dispute", SignedIn, "portal", "portalDispute", "Open a dispute about a visit", Redirect, portal::deliveries::dispute)
             .body(Body::Form("DisputeForm")),
+        route(M::POST, "/deliveries/{id}/withdraw-dispute", SignedIn, "portal", "portalWithdrawDispute", "Withdraw a dispute about a visit", Redirect, portal::deliveries::withdraw_dispute)
+            .body(Body::Form("WithdrawForm")),
         route(M::POST, "/deliveries/{id}/delete-clip", SignedIn, "portal", "portalDeleteClip", "Delete a visit's footage", Redirect, portal::deliveries::delete_clip)
             .body(Body::Form("DeleteForm")),
         route(M::POST, "/home/pair", SignedIn, "portal", "portalPairHome", "Pair a lock and a camera", Redirect, portal::deliveries::pair)

@@ -205,6 +205,7 @@ async fn target_for(env: &Env, a: &User, template: &str) -> Option<Target> {
         | "/deliveries/{id}/approval"
         | "/deliveries/{id}/pin"
         | "/deliveries/{id}/dispute"
+        | "/deliveries/{id}/withdraw-dispute"
         | "/deliveries/{id}/delete-clip"
         | "/api/me/deliveries/{id}/approval"
         | "/api/me/deliveries/{id}/clip"

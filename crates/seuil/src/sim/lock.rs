@@ -133,7 +133,12 @@ impl SimLock {
     /// Reports the log and takes the server's signed time, epoch floor and keys.
     pub async fn sync(&self) -> anyhow::Result<()> {
         let mut inner = self.inner.lock().await;
-        let body = serde_json::to_vec(&json!({ "events": inner.log }))?;
+        // The floor the lock holds tells the server which revocations have reached it.
+        let epoch_floor = match &inner.lock {
+            Some(lock) => Some(lock.state().epoch_floor),
+            None => self.saved_state().ok().map(|s| s.epoch_floor),
+        };
+        let body = serde_json::to_vec(&json!({ "events": inner.log, "epoch_floor": epoch_floor }))?;
         let reply = self.client.post_ok(SYNC, "application/json", body).await?;
         let acknowledged = reply["acknowledged"].as_u64().unwrap_or(0) as usize;
         let done = acknowledged.min(inner.log.len());

@@ -1,7 +1,7 @@
 //! A visit's footage: the customer's to watch, pin, delete or dispute; an operator's only
 //! inside a dispute.
 
-use super::customer_view;
+use super::customer_json;
 use crate::auth::Caller;
 use crate::extract::{ApiJson, ApiPath};
 use crate::problem::{ApiResult, Problem};
@@ -53,7 +53,7 @@ pub async fn pin_clip(
     ApiJson(req): ApiJson<PinRequest>,
 ) -> ApiResult<Json<Value>> {
     let d = clips::pin(&state.vault, &caller.subject, &id, req.pinned).await?;
-    Ok(Json(customer_view(&d)))
+    Ok(Json(customer_json(&state, &caller, &d).await?))
 }
 
 pub async fn delete_clip(
@@ -62,7 +62,7 @@ pub async fn delete_clip(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let d = clips::delete(&state.vault, &caller.subject, &id).await?;
-    Ok(Json(customer_view(&d)))
+    Ok(Json(customer_json(&state, &caller, &d).await?))
 }
 
 pub async fn dispute(
@@ -71,7 +71,18 @@ pub async fn dispute(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let d = clips::dispute(&state.vault, &caller.subject, &id).await?;
-    Ok(Json(customer_view(&d)))
+    Ok(Json(customer_json(&state, &caller, &d).await?))
+}
+
+/// The customer withdraws their dispute: operators may no longer view the footage, and it
+/// may be deleted again.
+pub async fn withdraw_dispute(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    let d = clips::withdraw_dispute(&state.vault, &caller.subject, &id).await?;
+    Ok(Json(customer_json(&state, &caller, &d).await?))
 }
 
 /// An operator views a visit's footage: only inside a dispute the customer opened, and the

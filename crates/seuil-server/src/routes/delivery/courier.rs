@@ -46,7 +46,14 @@ pub async fn grant(
     ApiJson(req): ApiJson<GrantRequest>,
 ) -> ApiResult<Json<Value>> {
     let key = public_key("courier_key", &req.courier_key)?;
-    let (d, grant) = deliveries::issue_grant(&state.vault, &caller.subject, &id, key).await?;
+    let (d, grant) = deliveries::issue_grant(
+        &state.vault,
+        &state.config.delivery,
+        &caller.subject,
+        &id,
+        key,
+    )
+    .await?;
     track(&state, &d).await;
     Ok(Json(json!({
         "grant": B64.encode(grant.encode()),
@@ -75,6 +82,6 @@ pub async fn abort(
 ) -> ApiResult<Json<Value>> {
     let actor = seuil_vault::Actor::Courier(caller.subject.clone());
     let d = deliveries::abort(&state.vault, &actor, &id).await?;
-    track(&state, &d).await;
+    super::called_off(&state, &d, "courier").await?;
     Ok(Json(courier_view(&d)))
 }

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::Value;
+use seuil_delivery::deliveries;
 use seuil_delivery::home::{self, DEFAULT_RELOCK_WITHIN_S, Home};
 
 #[derive(Deserialize)]
@@ -64,6 +65,11 @@ pub async fn pair(state: &AppState, caller: &Caller, req: HomeRequest) -> ApiRes
         Some((h, v)) => (h.epoch + 1, h.standing_approval, Some(*v)),
         None => (1, None, None),
     };
+    // What the old lock reported says nothing of a new one.
+    let lock_epoch_floor = match &existing {
+        Some((h, _)) if h.lock_key == lock_key => h.lock_epoch_floor,
+        _ => 0,
+    };
     let h = Home {
         lock_device: req.lock_device,
         lock_key,
@@ -72,6 +78,7 @@ pub async fn pair(state: &AppState, caller: &Caller, req: HomeRequest) -> ApiRes
         relock_within_s: relock,
         epoch,
         standing_approval: standing,
+        lock_epoch_floor,
     };
     home::save(&state.vault, &actor, &caller.subject, &h, version).await?;
     Ok(home_view(&h))
@@ -97,41 +104,17 @@ pub async fn standing_approval(
 }
 
 pub async fn set_standing(state: &AppState, caller: &Caller, approved: bool) -> ApiResult<Value> {
-    let now = state.vault.now();
-    update_home(state, caller, |h| {
-        h.standing_approval = match (approved, h.standing_approval) {
-            (true, Some(since)) => Some(since),
-            (true, None) => Some(now),
-            (false, _) => None,
-        };
-    })
-    .await
-}
-
-/// Changes the caller's home and stores it (a version-checked update).
-async fn update_home(
-    state: &AppState,
-    caller: &Caller,
-    change: impl FnOnce(&mut Home),
-) -> ApiResult<Value> {
-    let (mut h, version) = own_home(state, caller).await?;
-    change(&mut h);
-    home::save(
-        &state.vault,
-        &subject(caller),
-        &caller.subject,
-        &h,
-        Some(version),
-    )
-    .await?;
+    let h = deliveries::set_standing(&state.vault, &caller.subject, approved).await?;
     Ok(home_view(&h))
 }
 
-/// Raises the lock's epoch: every grant issued so far stops working at the lock's next sync.
+/// Raises the lock's epoch: every grant issued so far stops working at the lock's next sync
+/// (until then the home says `revocation_pending`).
 pub async fn revoke_grants(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     revoke(&state, &caller).await.map(Json)
 }
 
 pub async fn revoke(state: &AppState, caller: &Caller) -> ApiResult<Value> {
-    update_home(state, caller, |h| h.epoch += 1).await
+    let h = deliveries::revoke_all(&state.vault, &caller.subject).await?;
+    Ok(home_view(&h))
 }

@@ -20,6 +20,9 @@ use seuil_vault::Actor;
 pub struct LockSyncRequest {
     /// The lock's events since its last acknowledged sync, oldest first.
     pub events: Vec<LockEventBody>,
+    /// The epoch floor the lock holds now: revocations up to it have reached the lock.
+    #[serde(default)]
+    pub epoch_floor: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -74,10 +77,22 @@ pub async fn lock_sync(
             "this lock is not the one paired with the home",
         ));
     }
+    if let Some(floor) = req.epoch_floor {
+        deliveries::lock_synced(&state.vault, &actor, &device.owner, &h, floor).await?;
+    }
     for event in events {
-        match deliveries::lock_reported(&state.vault, &actor, &device.owner, event).await? {
-            Reported::Visit(d) => state.watch.track(&d, &h),
-            Reported::Alarm(alarm) => watch::raise(&state, None, &device.owner, alarm).await,
+        match deliveries::lock_reported(&state.vault, &actor, &device.owner, &h, event).await? {
+            Reported::Visit(d) => {
+                state
+                    .watch
+                    .track(&d, &h, &state.config.delivery, state.vault.now())
+            }
+            Reported::Alarm { delivery, alarm } => {
+                if let seuil_delivery::alarms::Alarm::UnlockOutsideVisit { at } = alarm {
+                    state.watch.incident(&h.camera_stream(), at);
+                }
+                watch::raise(&state, delivery.as_deref(), &device.owner, alarm).await;
+            }
             Reported::Nothing => {}
         }
     }

@@ -1,6 +1,6 @@
 //! Deliveries: the operator books them, the customer sees and approves them.
 
-use super::{ApprovalRequest, customer_view, subject};
+use super::{ApprovalRequest, customer_json, customer_view, subject};
 use crate::auth::Caller;
 use crate::auth::accounts::{self, Role};
 use crate::extract::{ApiJson, ApiPath};
@@ -17,8 +17,11 @@ use seuil_vault::Actor;
 
 pub async fn my_deliveries(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     let all = deliveries::for_customer(&state.vault, &caller.subject).await?;
+    let home = seuil_delivery::home::load(&state.vault, &subject(&caller), &caller.subject).await?;
+    let home = home.as_ref().map(|(h, _)| h);
+    let now = state.vault.now();
     Ok(Json(
-        json!({ "deliveries": all.iter().map(customer_view).collect::<Vec<_>>() }),
+        json!({ "deliveries": all.iter().map(|d| customer_view(d, home, now)).collect::<Vec<_>>() }),
     ))
 }
 
@@ -28,7 +31,7 @@ pub async fn my_delivery(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
     let (d, _) = deliveries::load(&state.vault, &subject(&caller), &id).await?;
-    Ok(Json(customer_view(&d)))
+    Ok(Json(customer_json(&state, &caller, &d).await?))
 }
 
 pub async fn approve(
@@ -38,7 +41,8 @@ pub async fn approve(
     ApiJson(req): ApiJson<ApprovalRequest>,
 ) -> ApiResult<Json<Value>> {
     let d = deliveries::approve(&state.vault, &caller.subject, &id, req.approved).await?;
-    Ok(Json(customer_view(&d)))
+    super::track(&state, &d).await;
+    Ok(Json(customer_json(&state, &caller, &d).await?))
 }
 
 // ---- the operator ----------------------------------------------------------------------------
@@ -90,6 +94,7 @@ pub async fn create_delivery(
     };
     let d = deliveries::create(
         &state.vault,
+        &state.config.delivery,
         &Actor::Operator(caller.subject.clone()),
         NewDelivery {
             customer: customer.clone(),
@@ -124,6 +129,7 @@ pub async fn assign_courier(
     let courier =
         account_with_role(&state, &req.courier_email, Role::Courier, "courier_email").await?;
     let d = deliveries::assign(&state.vault, &caller.subject, &id, &courier).await?;
+    super::track(&state, &d).await;
     Ok(Json(json!({ "id": d.id, "step": d.visit.step })))
 }
 
@@ -135,6 +141,6 @@ pub async fn abort_delivery(
 ) -> ApiResult<Json<Value>> {
     let actor = Actor::Operator(caller.subject.clone());
     let d = deliveries::abort(&state.vault, &actor, &id).await?;
-    super::track(&state, &d).await;
+    super::called_off(&state, &d, "operator").await?;
     Ok(Json(json!({ "id": d.id, "step": d.visit.step })))
 }
