@@ -68,3 +68,32 @@ proptest! {
         let _ = mp4::video_track(&data[..len]);
     }
 }
+
+/// `ctts` runs claiming 2^32 - 1 samples each are cut at the samples the file has: the parse
+/// ends at once instead of counting to four billion per run (minutes of a core per request).
+#[test]
+fn a_crafted_ctts_run_count_stops_at_the_sample_count() {
+    let Some(mut data) = common::video("one-by-one-person-detection.mp4") else {
+        return;
+    };
+    let at = data
+        .windows(4)
+        .position(|w| w == b"ctts")
+        .expect("the clip has a ctts box");
+    // Type, version and flags, entry count, then runs of (sample count, offset): every run
+    // now claims 2^32 - 1 samples.
+    let runs = u32::from_be_bytes(data[at + 8..at + 12].try_into().unwrap()) as usize;
+    assert!(runs > 10, "{runs} runs");
+    for run in 0..runs {
+        let count = at + 12 + run * 8;
+        data[count..count + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(mp4::video_track(&data).map(|t| t.samples.len()));
+    });
+    let parsed = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the parse of a crafted ctts box did not end");
+    assert!(parsed.is_ok_and(|n| n > 0));
+}

@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub device_clock_skew_ms: Millis,
     /// Grant lifetime, the longest delivery window, how soon a lock must report an unlock.
     pub delivery: seuil_delivery::grants::Rules,
+    /// Live-view pictures decoded at once; a request beyond it is told to try again, so a
+    /// flood of them cannot take every core.
+    pub max_frame_decodes: usize,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +74,7 @@ impl Default for ServerConfig {
             sweep_interval_ms: 60_000,
             device_clock_skew_ms: 5 * MINUTE,
             delivery: seuil_delivery::grants::Rules::default(),
+            max_frame_decodes: 2,
         }
     }
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub outbox_wake: Notify,
     /// The delivery visits this instance watches for alarms.
     pub watch: crate::watch::Watch,
+    /// Permits to decode a live-view picture (see `ServerConfig::max_frame_decodes`).
+    pub frame_decodes: tokio::sync::Semaphore,
 }
 
 pub type Shared = Arc<AppState>;
@@ -70,6 +72,7 @@ impl App {
             http,
             outbox_wake: Notify::new(),
             watch: crate::watch::Watch::default(),
+            frame_decodes: tokio::sync::Semaphore::new(config.max_frame_decodes),
             vault,
             config,
         };

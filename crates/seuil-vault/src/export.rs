@@ -21,6 +21,18 @@ impl Vault {
     /// Builds the subject's export archive. Only the subject (or an operator acting on their
     /// request) may export; the export itself is audited.
     pub async fn export(&self, actor: &Actor, subject: &str) -> Result<(Vec<u8>, ExportSummary)> {
+        self.export_with(actor, subject, &|_, _| {}).await
+    }
+
+    /// [`Vault::export`], with `omit` taking out of each record's body (given its kind) what
+    /// is the service's own and no use to the subject: a password hash, say, which in an
+    /// export that leaks would be an offline guessing target.
+    pub async fn export_with(
+        &self,
+        actor: &Actor,
+        subject: &str,
+        omit: &(dyn Fn(&str, &mut Value) + Sync),
+    ) -> Result<(Vec<u8>, ExportSummary)> {
         if let Actor::Subject(s) = actor
             && s != subject
         {
@@ -43,9 +55,15 @@ impl Vault {
         for rec in self.store.subject_records(subject).await? {
             let aad = aead::record_aad(&rec.kind, &rec.id, subject, rec.version);
             let body = match aead::open(&key, &aad, &rec.body) {
-                Ok(plain) => serde_json::from_slice::<Value>(&plain).unwrap_or_else(|_| {
-                    json!({ "base64": base64::engine::general_purpose::STANDARD.encode(&*plain) })
-                }),
+                Ok(plain) => match serde_json::from_slice::<Value>(&plain) {
+                    Ok(mut doc) => {
+                        omit(&rec.kind, &mut doc);
+                        doc
+                    }
+                    Err(_) => json!({
+                        "base64": base64::engine::general_purpose::STANDARD.encode(&*plain)
+                    }),
+                },
                 Err(_) if rec.body.is_empty() => Value::Null,
                 Err(_) => json!({ "error": "integrity check failed: this body was altered" }),
             };

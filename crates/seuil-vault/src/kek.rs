@@ -43,7 +43,8 @@ impl FileKek {
         use rand::RngCore;
         let mut bytes = Zeroizing::new([0u8; 32]);
         rand::rngs::OsRng.fill_bytes(bytes.as_mut());
-        write_new_secret(path, hex::encode(bytes.as_ref()).as_bytes())
+        let text = Zeroizing::new(hex::encode(bytes.as_ref()));
+        write_new_secret(path, text.as_bytes())
             .map_err(|e| VaultError::Kek(format!("cannot create {}: {e}", path.display())))?;
         Ok(Kek::from_bytes(*bytes))
     }
@@ -55,8 +56,8 @@ impl KekProvider for FileKek {
     }
 
     fn load(&self) -> Result<Kek> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => parse_hex_key(text.trim(), &self.describe()),
+        match read_secret(&self.path) {
+            Ok(text) => parse_hex_key(text.trim_ascii(), &self.describe()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 tracing::warn!(
                     path = %self.path.display(),
@@ -94,11 +95,27 @@ impl KekProvider for EnvKek {
             std::env::var(&self.var)
                 .map_err(|_| VaultError::Kek(format!("{} is not set", self.describe())))?,
         );
-        parse_hex_key(value.trim(), &self.describe())
+        parse_hex_key(value.trim().as_bytes(), &self.describe())
     }
 }
 
-fn parse_hex_key(text: &str, source: &str) -> Result<Kek> {
+/// Reads a small secret file into a buffer that is wiped when dropped, sized up front so no
+/// copy of it is left behind by a reallocation.
+fn read_secret(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > 4096 {
+        return Err(std::io::Error::other(format!(
+            "{len} bytes is too long for a key file"
+        )));
+    }
+    let mut text = Zeroizing::new(Vec::with_capacity(len as usize + 1));
+    file.take(len + 1).read_to_end(&mut text)?;
+    Ok(text)
+}
+
+fn parse_hex_key(text: &[u8], source: &str) -> Result<Kek> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     hex::decode_to_slice(text, bytes.as_mut()).map_err(|_| {
         VaultError::Kek(format!("{source} must hold exactly 64 hexadecimal digits"))

@@ -361,7 +361,7 @@ fn sample_table(data: &[u8], stbl: &[BoxRef]) -> Result<Vec<Sample>, Mp4Error> {
         let version = f.u8()?;
         f.skip(3)?;
         let runs = f.count(8)?;
-        let mut i = 0;
+        let mut i: usize = 0;
         for _ in 0..runs {
             let n = f.u32()?;
             let raw = f.u32()?;
@@ -371,12 +371,13 @@ fn sample_table(data: &[u8], stbl: &[BoxRef]) -> Result<Vec<Sample>, Mp4Error> {
             } else {
                 i64::from(raw as i32)
             };
-            for _ in 0..n {
-                if let Some(p) = pts.get_mut(i) {
-                    *p = p.saturating_add(offset);
-                }
-                i += 1;
+            // A run counts samples, and there are no more than the size table holds: a
+            // crafted count of 2^32 must not turn into 2^32 turns of a loop.
+            let end = i.saturating_add(n as usize).min(pts.len());
+            for p in &mut pts[i.min(end)..end] {
+                *p = p.saturating_add(offset);
             }
+            i = end;
         }
     }
     let sync: Option<Vec<u32>> = match child(stbl, b"stss") {

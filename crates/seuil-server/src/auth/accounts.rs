@@ -12,6 +12,16 @@ use seuil_store::{IndexFields, NewRecord, Query, StoreError};
 use seuil_vault::{Actor, VaultError, Write};
 
 pub const KIND: &str = "account";
+
+/// What an export leaves out of an account record: the password hash is the service's check,
+/// not the customer's data, and a leaked export must not hand out a guessing target.
+pub fn omit_from_export(kind: &str, body: &mut serde_json::Value) {
+    if kind == KIND
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.remove("password_hash");
+    }
+}
 const EMAIL_CLAIM: &str = "account.email";
 pub const PURPOSE: &str = "account";
 

@@ -95,6 +95,16 @@ pub async fn frame(State(state): State<Shared>, caller: Caller) -> ApiResult<Res
         .await
         .map_err(|e| Problem::internal(format!("cannot read the footage: {e}")))?;
     let h264 = chunks.concat();
+    // Decoding takes a core for a while: beyond the cap, the caller tries again later (the
+    // live view asks every second anyway) rather than every core being taken.
+    let Ok(_permit) = state.frame_decodes.try_acquire() else {
+        return Err(Problem::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many pictures being decoded",
+            "the server is decoding as many live pictures as it allows; try again in a second",
+        ));
+    };
     let bmp = tokio::task::spawn_blocking(move || still::last_picture_bmp(&h264))
         .await
         .map_err(|e| Problem::internal(e.to_string()))?

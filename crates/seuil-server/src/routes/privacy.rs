@@ -274,7 +274,11 @@ pub async fn verify(
 pub async fn export(State(state): State<Shared>, caller: Caller) -> ApiResult<Response> {
     let (bytes, _summary) = state
         .vault
-        .export(&Actor::Subject(caller.subject.clone()), &caller.subject)
+        .export_with(
+            &Actor::Subject(caller.subject.clone()),
+            &caller.subject,
+            &crate::auth::accounts::omit_from_export,
+        )
         .await?;
     let disposition = format!(
         "attachment; filename=\"seuil-export-{}.tar\"",

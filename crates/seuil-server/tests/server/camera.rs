@@ -8,6 +8,7 @@ use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::json;
 use seuil_proto::{SegmentInfo, camera_id};
+use seuil_server::ServerConfig;
 use sha2::{Digest, Sha256};
 
 const PATH: &str = "/api/device/segments";
@@ -136,4 +137,69 @@ async fn a_camera_streams_signed_segments_under_the_owners_consent() {
     let log = env.get("/api/me/access-log", &u.auth).await;
     assert_eq!(log.status, StatusCode::OK, "{}", log.text());
     assert!(log.text().contains("delivery.footage"), "{}", log.text());
+}
+
+/// A customer with a paired lock and camera, consenting to video, whose camera has sent one
+/// second of real H.264.
+async fn watched_home(env: &Env, name: &str, seed: u8) -> User {
+    let u = env.customer(name).await;
+    let mut cam = paired(env, &u, seed, "camera").await;
+    let lock = paired(env, &u, seed + 1, "lock").await;
+    let consent = json!({ "granted": true });
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/consents/delivery.video",
+            &u.auth,
+            consent,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let pair = json!({ "lock_device": lock.device, "camera_device": cam.device });
+    let r = env.json(Method::PUT, "/api/me/home", &u.auth, pair).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let now = env.vault.now();
+    let h264 = seuil_delivery::footage::synthetic::dark(64, 48, 5).unwrap();
+    let body = cam.segment_of(0, now - 1_000, h264);
+    let r = send(env, &cam, body, now).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    u
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawing_video_consent_stops_the_live_picture_at_the_next_read() {
+    let env = env().await;
+    let u = watched_home(&env, "frame", 45).await;
+    let r = env.get("/api/me/live/frame", &u.auth).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("image/bmp"));
+    let r = env
+        .json(
+            Method::PUT,
+            "/api/me/consents/delivery.video",
+            &u.auth,
+            json!({ "granted": false }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = env.get("/api/me/live/frame", &u.auth).await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "the buffered picture still showed"
+    );
+    assert!(r.text().contains("delivery.video"), "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_pictures_beyond_the_decode_cap_are_told_to_try_again() {
+    let env = env_with(ServerConfig {
+        max_frame_decodes: 0,
+        ..test_config()
+    })
+    .await;
+    let u = watched_home(&env, "busy", 47).await;
+    let r = env.get("/api/me/live/frame", &u.auth).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert!(r.is_problem());
 }

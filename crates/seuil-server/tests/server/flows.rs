@@ -385,6 +385,16 @@ async fn export_then_erase() {
         r.body.windows(11).any(|w| w == b"Fridge lock"),
         "the export holds the device record in the clear"
     );
+    assert!(
+        r.body.windows(12).any(|w| w == b"display_name"),
+        "the export holds the account record"
+    );
+    for secret in [&b"password_hash"[..], b"$argon2"] {
+        assert!(
+            !r.body.windows(secret.len()).any(|w| w == secret),
+            "the export holds the account's password hash"
+        );
+    }
 
     let r = env
         .json(

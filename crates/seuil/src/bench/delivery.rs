@@ -34,7 +34,8 @@ pub struct DeliveryArgs {
     /// Bytes of footage in each segment (about a second of 768x432 H.264).
     #[arg(long, default_value_t = 100 * 1024)]
     segment_bytes: usize,
-    /// Work in this folder instead of a temporary one (it is removed afterwards either way).
+    /// Work in this folder (new or empty) instead of a temporary one; what the benchmark
+    /// creates in it is removed afterwards.
     #[arg(long)]
     dir: Option<PathBuf>,
     /// Visits open at once for the alarm figure, each with its camera falling silent.
@@ -46,6 +47,9 @@ pub struct DeliveryArgs {
 }
 
 pub async fn run(args: DeliveryArgs) -> anyhow::Result<()> {
+    // Checked before any work: a folder that is not the benchmark's to clear is refused.
+    let work = super::WorkDir::new(args.dir.clone(), "seuil-bench-delivery")?;
+    let dir = work.path().to_owned();
     let unlocks = args.unlocks;
     progress(&format!(
         "timing {unlocks} unlock attempts, and as many plain signature checks"
@@ -59,9 +63,6 @@ pub async fn run(args: DeliveryArgs) -> anyhow::Result<()> {
     })
     .await??;
     let unlock_us = unlock.cpu_us;
-    let dir = args.dir.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("seuil-bench-delivery-{}", std::process::id()))
-    });
     progress(&format!(
         "ingesting {} segments of {} KiB from each of {} cameras",
         args.segments,
@@ -80,7 +81,7 @@ pub async fn run(args: DeliveryArgs) -> anyhow::Result<()> {
         args.visits
     ));
     let alarms = super::alarm::measure(&dir.join("alarms"), args.visits as usize).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(work);
     let segments_per_s = ingestion?;
     let alarms = alarms?;
     let data = tokio::fs::read(&args.video).await.with_context(|| {

@@ -30,7 +30,8 @@ pub struct VaultArgs {
     /// so that a noisy machine slows both sides alike instead of whichever ran second.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
-    /// Work in this folder instead of a temporary one (it is removed afterwards either way).
+    /// Work in this folder (new or empty) instead of a temporary one; what the benchmark
+    /// creates in it is removed afterwards.
     #[arg(long)]
     dir: Option<PathBuf>,
 }
@@ -52,12 +53,9 @@ struct Figures {
 }
 
 pub async fn run(args: VaultArgs) -> anyhow::Result<()> {
-    let dir = args.dir.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("seuil-bench-{}", rand::thread_rng().r#gen::<u64>()))
-    });
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let result = measure(&args, &dir).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let work = super::WorkDir::new(args.dir.clone(), "seuil-bench-vault")?;
+    let result = measure(&args, work.path()).await;
+    drop(work);
     let f = result?;
     if args.json {
         let object = serde_json::json!({
