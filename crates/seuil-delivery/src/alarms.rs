@@ -14,7 +14,7 @@
 //! pushes each new alarm to the customer's event stream and webhooks.
 
 use crate::footage::Kind;
-use crate::visit::{Step, Visit};
+use crate::visit::Visit;
 use serde::{Deserialize, Serialize};
 
 /// Silence from the camera during an open door that raises the alarm. A camera closes a
@@ -35,6 +35,9 @@ pub enum Alarm {
     NotRelocked { unlocked_at: i64 },
     /// The lock opened at `at` with no visit open.
     UnlockOutsideVisit { at: i64 },
+    /// The lock opened at `at` with a grant that had been revoked (the visit called off, the
+    /// courier changed, the approval withdrawn), before the lock synced and learnt of it.
+    RevokedGrantUsed { at: i64 },
     /// Footage analysis found tampering between `start_s` and `end_s` of the clip.
     Tampering {
         kind: Kind,
@@ -85,8 +88,9 @@ impl Watchdog {
                 out.push(Alarm::CameraSilent { since });
             }
         }
-        if visit.step == Step::Arrived
-            && visit.grant_pending(now)
+        // In any step: a visit called off after its grant still has a grant that opens the
+        // door, and the lock's silence then matters as much.
+        if visit.grant_pending(now)
             && let Some(granted_at) = visit.granted_at
             && now - granted_at > self.lock_report_within_ms
             && self.lock_silent_raised != Some(granted_at)
@@ -161,9 +165,10 @@ mod tests {
         );
         assert!(w.check(&v, Some(71_000), 71_000).is_empty());
         v.relocked(72_000).unwrap();
+        v.finish(72_500).unwrap();
         assert!(
             w.check(&v, None, 200_000).is_empty(),
-            "relocked: nothing to watch"
+            "relocked, as the lock confirms: nothing to watch"
         );
     }
 
@@ -192,5 +197,23 @@ mod tests {
         );
         // Once the grant is dead and unused, nothing is watched.
         assert!(fresh.check(&v, None, 700_000).is_empty());
+    }
+
+    #[test]
+    fn calling_the_visit_off_after_the_grant_does_not_silence_the_watch() {
+        let mut v = Visit::default();
+        v.arrive(0).unwrap();
+        v.granted(10_000, 610_000).unwrap();
+        v.abort(11_000).unwrap();
+        let mut w = Watchdog::new(300_000, 60_000);
+        assert_eq!(
+            w.check(&v, Some(11_000), 13_000),
+            vec![Alarm::CameraSilent { since: 11_000 }]
+        );
+        assert_eq!(
+            w.check(&v, Some(70_000), 70_001),
+            vec![Alarm::LockSilent { granted_at: 10_000 }],
+            "the grant may have opened an offline lock"
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! A courier's visit to a customer's home, step by step.
 //!
-//! `scheduled → arrived → unlocked → inside → relocked → done`, or `aborted` from any step
-//! before the door is unlocked or after it is relocked; a reassigned courier sends an arrived
-//! visit back to `scheduled`. Every step is a method that checks it follows the one before,
+//! `scheduled → arrived → unlocked → inside → relocked → done`, or `aborted` before the door
+//! is unlocked; a reassigned courier sends an arrived visit back to `scheduled`. `relocked` is
+//! what the courier says; only the lock's report of the relock ends the visit (`done`). Every step is a method that checks it follows the one before,
 //! so a lock report that comes out of order is an error the caller sees, not a silent jump.
 //!
 //! The visit is watched, and its footage kept, from the moment a grant is issued, not from
@@ -36,9 +36,10 @@ impl Step {
         }
     }
 
-    /// The door is open or may be: the camera must be watching.
+    /// The door is open or may be: the camera must be watching. `Relocked` is the courier's
+    /// word only; until the lock confirms it, the door counts as open.
     pub fn door_open(self) -> bool {
-        matches!(self, Step::Unlocked | Step::Inside)
+        matches!(self, Step::Unlocked | Step::Inside | Step::Relocked)
     }
 }
 
@@ -158,20 +159,19 @@ impl Visit {
         Ok(())
     }
 
+    /// The lock confirms the relock at `now`: the recording runs to the later of that and the
+    /// courier's word.
     pub fn finish(&mut self, now: i64) -> Result<(), StepError> {
         self.go("finish", &[Step::Relocked], Step::Done)?;
+        self.relocked_at = Some(self.relocked_at.map_or(now, |r| r.max(now)));
         self.ended_at = Some(now);
         Ok(())
     }
 
-    /// Calls the visit off. Not while the door is open: that would stop the watch on an open
-    /// door; the lock's relock report ends such a visit.
+    /// Calls the visit off. Not once the door was unlocked: that would stop the watch on an
+    /// open door; the lock's relock report ends such a visit.
     pub fn abort(&mut self, now: i64) -> Result<(), StepError> {
-        self.go(
-            "abort",
-            &[Step::Scheduled, Step::Arrived, Step::Relocked],
-            Step::Aborted,
-        )?;
+        self.go("abort", &[Step::Scheduled, Step::Arrived], Step::Aborted)?;
         self.ended_at = Some(now);
         Ok(())
     }
@@ -199,7 +199,7 @@ impl Visit {
             return false;
         }
         match self.recording_end() {
-            Some(end) => now > end + RECORDING_MARGIN_MS,
+            Some(end) => now > end.saturating_add(RECORDING_MARGIN_MS),
             None => matches!(self.step, Step::Done | Step::Aborted),
         }
     }
@@ -208,11 +208,15 @@ impl Visit {
     /// first grant (or the unlock) to as long after the relock; open-ended (`i64::MAX`) while
     /// the door is open. `None` before any grant.
     pub fn recording_window(&self) -> Option<(i64, i64)> {
-        let from = self.recording_from.or(self.unlocked_at)? - RECORDING_MARGIN_MS;
+        // Times a lock reports are its own: saturate rather than wrap on absurd ones.
+        let from = self
+            .recording_from
+            .or(self.unlocked_at)?
+            .saturating_sub(RECORDING_MARGIN_MS);
         let until = match self.recording_end() {
             _ if self.step.door_open() => i64::MAX,
-            Some(end) => end + RECORDING_MARGIN_MS,
-            None => from + RECORDING_MARGIN_MS,
+            Some(end) => end.saturating_add(RECORDING_MARGIN_MS),
+            None => from.saturating_add(RECORDING_MARGIN_MS),
         };
         Some((from, until))
     }
@@ -235,12 +239,15 @@ mod tests {
         v.unlocked(1_000).unwrap();
         assert!(!v.recording_closed(i64::MAX / 2), "the door is open");
         v.relocked(5_000).unwrap();
-        assert!(!v.recording_closed(5_000 + RECORDING_MARGIN_MS));
-        assert!(v.recording_closed(5_001 + RECORDING_MARGIN_MS));
-        v.finish(6_000).unwrap();
         assert!(
-            v.recording_closed(5_001 + RECORDING_MARGIN_MS),
-            "measured from the relock"
+            !v.recording_closed(i64::MAX / 2),
+            "the courier says relocked; the lock has not confirmed"
+        );
+        v.finish(6_000).unwrap();
+        assert!(!v.recording_closed(6_000 + RECORDING_MARGIN_MS));
+        assert!(
+            v.recording_closed(6_001 + RECORDING_MARGIN_MS),
+            "measured from the lock's relock"
         );
 
         let mut aborted = Visit::default();
@@ -285,8 +292,14 @@ mod tests {
         assert!(v.unlocked(4).is_err(), "a second unlock");
         assert!(v.abort(5).is_err(), "not while the door is open");
         v.relocked(6).unwrap();
-        v.abort(7).unwrap();
-        assert_eq!(v.step, Step::Aborted);
+        assert!(
+            v.abort(7).is_err(),
+            "nor before the lock confirms the relock"
+        );
+        let mut w = Visit::default();
+        w.arrive(1).unwrap();
+        w.abort(2).unwrap();
+        assert_eq!(w.step, Step::Aborted);
     }
 
     #[test]
@@ -298,6 +311,8 @@ mod tests {
         assert!(v.may_record(70_000) && !v.may_record(69_999));
         assert!(v.may_record(10_000_000), "open door: keep recording");
         v.relocked(200_000).unwrap();
+        assert!(v.may_record(10_000_000), "until the lock confirms");
+        v.finish(200_000).unwrap();
         assert!(v.may_record(230_000) && !v.may_record(230_001));
     }
 

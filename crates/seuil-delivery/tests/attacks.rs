@@ -8,6 +8,7 @@ mod common;
 
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
+use seuil_delivery::alarms::Alarm;
 use seuil_delivery::camera::{FOOTAGE, Keep, PairedCamera, ingest};
 use seuil_delivery::clips;
 use seuil_delivery::deliveries::{
@@ -225,7 +226,7 @@ impl World {
         let (d, _) = deliveries::load(&self.vault, &self.me(), id).await.unwrap();
         let h = self.home().await;
         let g = d.grant.as_ref().expect("a grant");
-        g.state(&d.visit, h.lock_epoch_floor, self.vault.now())
+        g.state(&d.visit, &h, self.vault.now())
     }
 }
 
@@ -422,14 +423,11 @@ async fn a_revoked_grant_used_on_a_lock_that_had_not_synced_alarms_and_pins_the_
         .unwrap();
     match r {
         Reported::Alarm {
-            delivery: Some(id),
+            delivery: Some(called_off),
             alarm,
         } => {
-            assert_eq!(id, d.id);
-            assert!(matches!(
-                alarm,
-                seuil_delivery::alarms::Alarm::UnlockOutsideVisit { .. }
-            ));
+            assert_eq!(called_off.id, d.id);
+            assert_eq!(alarm, Alarm::RevokedGrantUsed { at });
         }
         other => panic!("an unlock with a revoked grant raised nothing: {other:?}"),
     }
@@ -597,4 +595,82 @@ async fn deleting_a_visits_footage_after_re_pairing_removes_the_old_cameras_foot
         media.is_empty(),
         "sealed footage outlived the deletion: {media:?}"
     );
+}
+
+/// The customer declines with the courier at the door, after the grant: the lock, offline,
+/// still opens with it. The door is followed as any open door, and the customer alarmed.
+#[tokio::test]
+async fn a_grant_revoked_at_the_door_and_used_anyway_alarms_and_the_door_is_watched() {
+    let mut w = world().await;
+    let mut lock = w.lock().await;
+    w.sync(&mut lock).await;
+    let d = w.delivery().await;
+    deliveries::approve(&w.vault, &w.customer, &d.id, true)
+        .await
+        .unwrap();
+    let (_, grant) = w.grant(&d.id).await.unwrap();
+    deliveries::approve(&w.vault, &w.customer, &d.id, false)
+        .await
+        .unwrap();
+    w.clock.advance(1_000);
+    assert!(matches!(
+        w.try_door(&mut lock, &grant),
+        Outcome::Unlocked { .. }
+    ));
+    let at = w.vault.now();
+    let h = w.home().await;
+    let unlocked = LockEvent::Unlocked {
+        grant_id: grant.body.grant_id,
+        at,
+    };
+    let device = Actor::Device("lock-1".into());
+    match deliveries::lock_reported(&w.vault, &device, &w.customer, &h, unlocked)
+        .await
+        .unwrap()
+    {
+        Reported::Alarm {
+            delivery: Some(opened),
+            alarm,
+        } => {
+            assert_eq!(alarm, Alarm::RevokedGrantUsed { at });
+            assert_eq!(
+                opened.visit.step,
+                Step::Unlocked,
+                "followed as an open door"
+            );
+            assert!(opened.visit.watching(at + 60 * MINUTE));
+        }
+        other => panic!("a revoked grant opened the door unnoticed: {other:?}"),
+    }
+}
+
+/// The courier says "relocked" while the lock, silent, says nothing: the door still counts
+/// as open, and nobody may call the visit off.
+#[tokio::test]
+async fn the_couriers_word_alone_does_not_end_the_watch() {
+    let mut w = world().await;
+    let d = w.delivery().await;
+    deliveries::approve(&w.vault, &w.customer, &d.id, true)
+        .await
+        .unwrap();
+    let (_, grant) = w.grant(&d.id).await.unwrap();
+    let h = w.home().await;
+    let device = Actor::Device("lock-1".into());
+    let unlocked = LockEvent::Unlocked {
+        grant_id: grant.body.grant_id,
+        at: w.vault.now(),
+    };
+    deliveries::lock_reported(&w.vault, &device, &w.customer, &h, unlocked)
+        .await
+        .unwrap();
+    let said = deliveries::courier_relocked(&w.vault, "courier-1", &d.id)
+        .await
+        .unwrap();
+    assert_eq!(said.visit.step, Step::Relocked);
+    assert!(said.visit.watching(w.vault.now() + 60 * MINUTE));
+    assert!(!said.visit.recording_closed(w.vault.now() + 60 * MINUTE));
+    assert!(matches!(
+        deliveries::abort(&w.vault, &Actor::Operator("op-1".into()), &d.id).await,
+        Err(DeliveryError::Conflict(_))
+    ));
 }

@@ -33,6 +33,9 @@ struct Watched {
     camera_stream: String,
     visit: Visit,
     watchdog: Watchdog,
+    /// The record version this copy was read at, when read from the store: a change that
+    /// leaves the step as it was (a grant) is still seen by the next sync.
+    version: Option<u64>,
 }
 
 /// A visit's footage analysed as it arrives, so tampering alarms at once rather than once
@@ -69,6 +72,17 @@ impl Watch {
     /// Follows a delivery's visit as it changes: watched from arrival (or while a revoked
     /// grant may still open the lock), dropped once done.
     pub fn track(&self, d: &Delivery, home: &Home, rules: &Rules, now: i64) {
+        self.track_version(d, None, home, rules, now);
+    }
+
+    fn track_version(
+        &self,
+        d: &Delivery,
+        version: Option<u64>,
+        home: &Home,
+        rules: &Rules,
+        now: i64,
+    ) {
         let mut visits = self.lock();
         if d.visit.step == Step::Scheduled && !d.visit.watching(now) {
             visits.remove(&d.id);
@@ -82,14 +96,18 @@ impl Watch {
                 i64::from(home.relock_within_s) * 1_000,
                 rules.lock_report_within_ms,
             ),
+            version,
         });
         entry.camera_stream = d.camera_stream_in(home);
         entry.visit = d.visit.clone();
+        entry.version = version;
     }
 
     /// Pins the footage of `camera_stream` for [`INCIDENT_MS`] after an unlock at `at` that no
-    /// visit accounts for.
-    pub fn incident(&self, camera_stream: &str, at: i64) {
+    /// visit accounts for (reported at `now`, by the server's clock).
+    pub fn incident(&self, camera_stream: &str, at: i64, now: i64) {
+        // The lock's time is its own: the pin runs at least from the report on.
+        let at = at.clamp(now.saturating_sub(INCIDENT_MS), now);
         let mut incidents = self.incidents.lock().unwrap_or_else(|p| p.into_inner());
         let span = incidents
             .entry(camera_stream.to_owned())
@@ -98,12 +116,13 @@ impl Watch {
         span.1 = span.1.max(at + INCIDENT_MS);
     }
 
-    /// How long to keep a segment of `camera_stream` that starts at `start`.
-    pub fn keep_for(&self, camera_stream: &str, start: i64) -> Keep {
+    /// How long to keep a segment of `camera_stream` that starts at `start`, arriving at `now`.
+    pub fn keep_for(&self, camera_stream: &str, start: i64, now: i64) -> Keep {
         let pinned = {
             let mut incidents = self.incidents.lock().unwrap_or_else(|p| p.into_inner());
-            // An incident is forgotten once the footage it pins has all arrived.
-            incidents.retain(|_, (_, until)| start <= *until + RECORDING_MARGIN_MS);
+            // An incident is forgotten once the footage it pins has all arrived (by the
+            // server's clock: one camera's claims cannot clear another's).
+            incidents.retain(|_, (_, until)| now <= until.saturating_add(RECORDING_MARGIN_MS));
             incidents
                 .get(camera_stream)
                 .is_some_and(|(from, until)| (*from..=*until).contains(&start))
@@ -165,11 +184,13 @@ const WATCHED: [Step; 4] = [Step::Arrived, Step::Unlocked, Step::Inside, Step::R
 /// too (a courier's request, a lock's report), and a restart must pick up open visits.
 const SYNC_EVERY: u32 = 20;
 
-/// Follows every open visit in the store, and every step another instance recorded. Only the
-/// index is read for visits already followed at the step the store says; the rest are opened
-/// (audited, as the watchdog).
+/// Follows every open visit in the store, and every change another instance recorded. Only
+/// the index is read for visits already followed at the version the store holds; the rest
+/// are opened (audited, as the watchdog). A visit called off while its revoked grant still
+/// works is followed by the instances that saw it open; one that starts afresh does not pick
+/// it up (it would have to open every called-off delivery).
 pub async fn sync_with_store(state: &AppState) {
-    let mut in_store: HashMap<String, String> = HashMap::new();
+    let mut in_store: HashMap<String, u64> = HashMap::new();
     for step in WATCHED {
         let q = seuil_store::Query {
             kind: deliveries::DELIVERY.into(),
@@ -177,9 +198,7 @@ pub async fn sync_with_store(state: &AppState) {
             ..seuil_store::Query::default()
         };
         match state.vault.store().query(&q).await {
-            Ok(found) => {
-                in_store.extend(found.into_iter().map(|r| (r.id, step.as_str().to_owned())))
-            }
+            Ok(found) => in_store.extend(found.into_iter().map(|r| (r.id, r.version))),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot compare the watched visits with the store");
                 return;
@@ -190,11 +209,7 @@ pub async fn sync_with_store(state: &AppState) {
         let visits = state.watch.lock();
         let moved_here = in_store
             .iter()
-            .filter(|(id, step)| {
-                visits
-                    .get(*id)
-                    .is_none_or(|w| w.visit.step.as_str() != step.as_str())
-            })
+            .filter(|(id, version)| visits.get(*id).is_none_or(|w| w.version != Some(**version)))
             .map(|(id, _)| id.clone());
         // Followed here at an open step, but the store has it elsewhere (done, aborted).
         let moved_away = visits
@@ -204,8 +219,8 @@ pub async fn sync_with_store(state: &AppState) {
         moved_here.chain(moved_away).collect()
     };
     for id in stale {
-        let d = match deliveries::load(&state.vault, &actor(), &id).await {
-            Ok((d, _)) => d,
+        let (d, version) = match deliveries::load(&state.vault, &actor(), &id).await {
+            Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read a visit to watch it");
                 continue;
@@ -218,11 +233,13 @@ pub async fn sync_with_store(state: &AppState) {
             continue;
         }
         match home::load(&state.vault, &actor(), &d.customer).await {
-            Ok(Some((home, _))) => {
-                state
-                    .watch
-                    .track(&d, &home, &state.config.delivery, state.vault.now())
-            }
+            Ok(Some((home, _))) => state.watch.track_version(
+                &d,
+                Some(version),
+                &home,
+                &state.config.delivery,
+                state.vault.now(),
+            ),
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read a home to watch its visit"),
         }

@@ -120,17 +120,39 @@ pub async fn issue_grant(
             issued_at: now,
             courier_key: hex::encode(courier_key),
             not_after: valid.1,
-            epoch: home.epoch,
+            epoch: Some(home.epoch),
             revoked_at: None,
         };
         d.visit.granted(now, issued.lock_accepts_until())?;
-        d.camera_stream = Some(home.camera_stream());
+        d.camera_stream.get_or_insert_with(|| home.camera_stream());
         d.grant = Some(issued);
         Ok(grant)
     })
     .await?;
+    // The customer may have withdrawn what allowed the grant while it was being issued (the
+    // home was read before): then it is revoked at once, and the courier told.
+    let (now_home, _) = home::load(vault, &actor, &d.0.customer)
+        .await?
+        .ok_or(DeliveryError::NoHome)?;
+    let relied_on_standing = d.0.approval == crate::grants::Approval::None;
+    if now_home.epoch != home.epoch || (relied_on_standing && now_home.standing_approval.is_none())
+    {
+        super::steps::raise_epoch(vault, &actor, &d.0.customer).await?;
+        modify(vault, &actor, id, |d| {
+            if let Some(g) = &mut d.grant {
+                g.revoked_at.get_or_insert(now);
+            }
+            Ok(())
+        })
+        .await?;
+        return Err(DeliveryError::Conflict(
+            "the customer changed their approval or revoked grants meanwhile: the grant was \
+             revoked"
+                .into(),
+        ));
+    }
     // The footage buffered before the grant is the visit's now.
-    crate::clips::claim_recording(vault, &home.camera_stream(), &d.0.customer, now).await?;
+    crate::clips::claim_recording(vault, &d.0.camera_stream_in(&home), &d.0.customer, now).await?;
     Ok(d)
 }
 

@@ -34,7 +34,7 @@ pub enum Reported {
     /// whose grant opened the door when there is one (a revoked grant used on a lock that had
     /// not synced yet). The footage before it is pinned; keep what follows too.
     Alarm {
-        delivery: Option<String>,
+        delivery: Option<Box<Delivery>>,
         alarm: Alarm,
     },
     /// Already known (a lock reports its log again until the server acknowledges it).
@@ -90,16 +90,25 @@ pub async fn lock_reported(
         // the courier changed) but still accepted by a lock that had not synced since.
         let called_off =
             with_grant(vault, lock, customer, &grant_id, &["aborted", "scheduled"]).await?;
-        let alarm = Alarm::UnlockOutsideVisit { at };
+        let alarm = match &called_off {
+            Some(_) => Alarm::RevokedGrantUsed { at },
+            None => Alarm::UnlockOutsideVisit { at },
+        };
         let stream = called_off
             .as_ref()
             .map_or_else(|| home.camera_stream(), |d| d.camera_stream_in(home));
         crate::clips::pin_incident(vault, &stream, customer, at).await?;
         return Ok(Reported::Alarm {
-            delivery: called_off.map(|d| d.id),
+            delivery: called_off.map(Box::new),
             alarm,
         });
     };
+    // A grant revoked while the courier stayed at the door (a decline, a change of courier)
+    // opened it on a lock that had not synced since: the door is followed as any open door,
+    // and the customer alarmed.
+    let revoked_used = matches!(event, LockEvent::Unlocked { .. })
+        && d.visit.step == Step::Arrived
+        && d.grant.as_ref().is_some_and(|g| g.revoked(home));
     let (d, changed) = modify(vault, lock, &d.id, |d| {
         Ok(match event {
             LockEvent::Unlocked { .. } if d.visit.step == Step::Arrived => {
@@ -110,13 +119,13 @@ pub async fn lock_reported(
                 d.visit.entered()?;
                 true
             }
-            LockEvent::Relocked { .. } if d.visit.step.door_open() => {
-                d.visit.relocked(at)?;
+            LockEvent::Relocked { .. } if d.visit.step == Step::Relocked => {
+                // The courier said so first; the lock confirms.
                 d.visit.finish(at)?;
                 true
             }
-            LockEvent::Relocked { .. } if d.visit.step == Step::Relocked => {
-                // The courier said so first; the lock confirms.
+            LockEvent::Relocked { .. } if d.visit.step.door_open() => {
+                d.visit.relocked(at)?;
                 d.visit.finish(at)?;
                 true
             }
@@ -127,6 +136,13 @@ pub async fn lock_reported(
     if changed && let LockEvent::Unlocked { at, .. } = event {
         // Claimed at the grant already; an instance that buffered meanwhile is caught up.
         crate::clips::claim_recording(vault, &d.camera_stream_in(home), customer, at).await?;
+        if revoked_used {
+            crate::clips::pin_incident(vault, &d.camera_stream_in(home), customer, at).await?;
+            return Ok(Reported::Alarm {
+                delivery: Some(Box::new(d)),
+                alarm: Alarm::RevokedGrantUsed { at },
+            });
+        }
     }
     Ok(if changed {
         Reported::Visit(Box::new(d))

@@ -73,9 +73,10 @@ pub struct IssuedGrant {
     /// The end of the grant's validity, by the issuer's clock (the lock allows its skew).
     #[serde(default)]
     pub not_after: i64,
-    /// The lock epoch the grant was signed for; revoking it raises the home's epoch above.
+    /// The lock epoch the grant was signed for (`None` for grants issued before it was kept);
+    /// the lock refuses it once its floor is above.
     #[serde(default)]
-    pub epoch: u32,
+    pub epoch: Option<u32>,
     /// When the grant was revoked (the visit called off, the courier changed, the approval
     /// withdrawn). It stops opening the lock at the lock's next sync.
     #[serde(default)]
@@ -104,16 +105,18 @@ impl IssuedGrant {
         self.not_after.saturating_add(LOCK_SKEW_MS)
     }
 
-    /// Where the grant stands at `now`, given the epoch floor the lock last reported.
-    pub fn state(&self, visit: &Visit, lock_epoch_floor: u32, now: i64) -> GrantState {
-        let revoked_at_lock = self.revoked_at.is_some() && lock_epoch_floor > self.epoch;
+    /// Where the grant stands at `now`. It is revoked once the home's epoch rose above the
+    /// grant's (for this delivery or any other reason), and the lock refuses it once the
+    /// floor it reported is above too.
+    pub fn state(&self, visit: &Visit, home: &Home, now: i64) -> GrantState {
+        let below = |floor: u32| self.epoch.is_some_and(|e| floor > e);
         if visit.unlocked_at.is_some() {
             GrantState::Used
         } else if now > self.lock_accepts_until() {
             GrantState::Expired
-        } else if revoked_at_lock {
+        } else if below(home.lock_epoch_floor) {
             GrantState::Revoked
-        } else if self.revoked_at.is_some() {
+        } else if self.revoked_at.is_some() || below(home.epoch) {
             GrantState::RevocationPending
         } else {
             GrantState::Live
@@ -122,11 +125,16 @@ impl IssuedGrant {
 
     /// Whether the grant may still open the lock at `now` (live, or revoked and not yet known
     /// to the lock).
-    pub fn opens_lock(&self, visit: &Visit, lock_epoch_floor: u32, now: i64) -> bool {
+    pub fn opens_lock(&self, visit: &Visit, home: &Home, now: i64) -> bool {
         matches!(
-            self.state(visit, lock_epoch_floor, now),
+            self.state(visit, home, now),
             GrantState::Live | GrantState::RevocationPending
         )
+    }
+
+    /// Whether the grant was revoked, whether the lock knows yet or not.
+    pub fn revoked(&self, home: &Home) -> bool {
+        self.revoked_at.is_some() || self.epoch.is_some_and(|e| home.epoch > e)
     }
 }
 
@@ -201,17 +209,19 @@ impl Delivery {
     pub fn live_grant(&self, home: &Home, now: i64) -> Option<&IssuedGrant> {
         self.grant
             .as_ref()
-            .filter(|g| g.opens_lock(&self.visit, home.lock_epoch_floor, now))
+            .filter(|g| g.opens_lock(&self.visit, home, now))
     }
 
-    /// Marks the grant revoked at `now` if it may still open the lock; returns the epoch the
-    /// home must rise above for the lock to refuse it.
-    fn revoke_grant(&mut self, home: &Home, now: i64) -> Option<u32> {
-        let epoch = self.live_grant(home, now)?.epoch;
+    /// Marks the grant revoked at `now` if it may still open the lock; says whether it did.
+    /// (The home's epoch must rise too, for the lock to refuse it.)
+    fn revoke_grant(&mut self, home: &Home, now: i64) -> bool {
+        if self.live_grant(home, now).is_none() {
+            return false;
+        }
         if let Some(g) = &mut self.grant {
             g.revoked_at.get_or_insert(now);
         }
-        Some(epoch)
+        true
     }
 }
 
@@ -258,7 +268,15 @@ fn index(d: &Delivery) -> IndexFields {
 }
 
 fn decode(body: &[u8]) -> Result<Delivery, DeliveryError> {
-    serde_json::from_slice(body).map_err(|e| DeliveryError::Corrupt(format!("delivery: {e}")))
+    let mut d: Delivery = serde_json::from_slice(body)
+        .map_err(|e| DeliveryError::Corrupt(format!("delivery: {e}")))?;
+    // A grant issued before grants had their own end was valid for the whole window.
+    if let Some(g) = &mut d.grant
+        && g.not_after == 0
+    {
+        g.not_after = d.window.1;
+    }
+    Ok(d)
 }
 
 fn new_id() -> String {

@@ -20,21 +20,24 @@ async fn home_of(vault: &Vault, actor: &Actor, customer: &str) -> Result<Home, D
         .0)
 }
 
-/// Raises the home's epoch above `epoch`, so grants of that epoch stop opening the lock.
-async fn raise_epoch(
+/// Raises the home's epoch, so every grant issued so far stops opening the lock at its next
+/// sync. Always above the current epoch, not just above one grant's: a grant issued at the
+/// same moment, or one from before epochs were kept, is caught too.
+pub(super) async fn raise_epoch(
     vault: &Vault,
     actor: &Actor,
     customer: &str,
-    epoch: u32,
-) -> Result<(), DeliveryError> {
+) -> Result<Home, DeliveryError> {
     home::update(vault, actor, customer, |h| {
-        h.epoch = h.epoch.max(epoch.saturating_add(1));
+        h.epoch = h.epoch.saturating_add(1)
     })
     .await
-    .map(drop)
 }
 
 /// Applies `change` to the delivery; if it says the grant goes, revokes it.
+///
+/// The epoch is raised before the delivery is marked: a crash between the two leaves a grant
+/// the lock will refuse, never one marked revoked that still opens the door.
 async fn change_revoking(
     vault: &Vault,
     actor: &Actor,
@@ -45,18 +48,17 @@ async fn change_revoking(
     // The home is read first: whether the lock still accepts the grant depends on it.
     let (current, _) = super::load(vault, actor, id).await?;
     let home = home_of(vault, actor, &current.customer).await?;
-    let (d, revoke) = modify(vault, actor, id, |d| {
-        let revoke = change(d)?;
-        Ok(if revoke {
-            d.revoke_grant(&home, now)
-        } else {
-            None
-        })
+    let mut probe = current.clone();
+    if change(&mut probe).unwrap_or(false) && current.live_grant(&home, now).is_some() {
+        raise_epoch(vault, actor, &current.customer).await?;
+    }
+    let (d, ()) = modify(vault, actor, id, |d| {
+        if change(d)? {
+            d.revoke_grant(&home, now);
+        }
+        Ok(())
     })
     .await?;
-    if let Some(epoch) = revoke {
-        raise_epoch(vault, actor, &d.customer, epoch).await?;
-    }
     Ok(d)
 }
 
@@ -198,18 +200,20 @@ pub async fn revoke_live_grants(
 ) -> Result<Vec<Delivery>, DeliveryError> {
     let now = vault.now();
     let home = home_of(vault, actor, customer).await?;
-    let mut revoked = Vec::new();
-    let mut highest = None;
-    for d in for_customer(vault, customer).await? {
-        if d.live_grant(&home, now).is_none() || !which(&d) {
-            continue;
-        }
-        let (d, epoch) = modify(vault, actor, &d.id, |d| Ok(d.revoke_grant(&home, now))).await?;
-        highest = highest.max(epoch);
-        revoked.push(d);
+    let live: Vec<Delivery> = for_customer(vault, customer)
+        .await?
+        .into_iter()
+        .filter(|d| d.live_grant(&home, now).is_some() && which(d))
+        .collect();
+    if live.is_empty() {
+        return Ok(live);
     }
-    if let Some(epoch) = highest {
-        raise_epoch(vault, actor, customer, epoch).await?;
+    // First the lock's side, as in `change_revoking`.
+    raise_epoch(vault, actor, customer).await?;
+    let mut revoked = Vec::new();
+    for d in live {
+        let (d, _) = modify(vault, actor, &d.id, |d| Ok(d.revoke_grant(&home, now))).await?;
+        revoked.push(d);
     }
     Ok(revoked)
 }
@@ -247,10 +251,7 @@ pub async fn revoke_all(vault: &Vault, customer: &str) -> Result<Home, DeliveryE
         .is_empty()
     {
         // No delivery's grant is live: still, whatever was issued stops opening the lock.
-        return home::update(vault, &actor, customer, |h| {
-            h.epoch = h.epoch.saturating_add(1)
-        })
-        .await;
+        return raise_epoch(vault, &actor, customer).await;
     }
     home_of(vault, &actor, customer).await
 }

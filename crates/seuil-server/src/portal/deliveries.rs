@@ -117,6 +117,10 @@ fn alarm_text(a: &Alarm) -> String {
             format!("Not relocked in time (unlocked {})", time(*unlocked_at))
         }
         Alarm::UnlockOutsideVisit { at } => format!("Unlocked outside a visit at {}", time(*at)),
+        Alarm::RevokedGrantUsed { at } => format!(
+            "Unlocked at {} with a revoked grant (the lock had not synced since); the footage is kept",
+            time(*at)
+        ),
         Alarm::Tampering {
             kind,
             start_s,
@@ -175,7 +179,7 @@ fn grant_html(d: &Delivery, h: &Home, now: i64) -> String {
     let Some(g) = &d.grant else {
         return String::new();
     };
-    let (class, text) = match g.state(&d.visit, h.lock_epoch_floor, now) {
+    let (class, text) = match g.state(&d.visit, h, now) {
         GrantState::Live => (
             "state-on",
             format!(
@@ -301,7 +305,7 @@ async fn deliveries_page(state: &AppState, caller: &Caller) -> Result<Response, 
         ));
     };
     let pending = if h.lock_epoch_floor < h.epoch {
-        r#"<p class="error" id="revocation-pending">Revocation pending: your lock has not synced since grants were revoked. Until it does, those grants still open it (for minutes at most); the camera is watched meanwhile.</p>"#
+        r#"<p class="error" id="revocation-pending">Revocation pending: your lock has not synced since grants were revoked (or since it was paired). Until it does, those grants still open it, for minutes at most; the camera is watched meanwhile.</p>"#
     } else {
         ""
     };

@@ -38,7 +38,7 @@ pub async fn segment(
         subject: device.owner.clone(),
     };
     let stream = hex::encode(camera.id);
-    let keep_for = |start: i64| state.watch.keep_for(&stream, start);
+    let keep_for = |start: i64| state.watch.keep_for(&stream, start, state.vault.now());
     match ingest(
         &state.vault,
         &camera,

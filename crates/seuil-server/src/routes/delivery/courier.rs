@@ -55,6 +55,11 @@ pub async fn grant(
     )
     .await?;
     track(&state, &d).await;
+    // Again now that this instance follows the visit: a segment that arrived between the
+    // grant and the line above was kept as a buffer.
+    let stream = d.camera_stream.clone().unwrap_or_default();
+    let from = d.visit.granted_at.unwrap_or_else(|| state.vault.now());
+    seuil_delivery::clips::claim_recording(&state.vault, &stream, &d.customer, from).await?;
     Ok(Json(json!({
         "grant": B64.encode(grant.encode()),
         "grant_id": hex::encode(grant.body.grant_id),

@@ -11,6 +11,7 @@ use axum::extract::State;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use seuil_delivery::alarms::Alarm;
 use seuil_delivery::deliveries::{self, DeliveryError, LockEvent, Reported};
 use seuil_delivery::home::{self};
 use seuil_vault::Actor;
@@ -88,10 +89,19 @@ pub async fn lock_sync(
                     .track(&d, &h, &state.config.delivery, state.vault.now())
             }
             Reported::Alarm { delivery, alarm } => {
-                if let seuil_delivery::alarms::Alarm::UnlockOutsideVisit { at } = alarm {
-                    state.watch.incident(&h.camera_stream(), at);
+                let stream = delivery
+                    .as_ref()
+                    .map_or_else(|| h.camera_stream(), |d| d.camera_stream_in(&h));
+                if let Alarm::UnlockOutsideVisit { at } | Alarm::RevokedGrantUsed { at } = alarm {
+                    state.watch.incident(&stream, at, state.vault.now());
                 }
-                watch::raise(&state, delivery.as_deref(), &device.owner, alarm).await;
+                if let Some(d) = &delivery {
+                    state
+                        .watch
+                        .track(d, &h, &state.config.delivery, state.vault.now());
+                }
+                let id = delivery.as_ref().map(|d| d.id.as_str());
+                watch::raise(&state, id, &device.owner, alarm).await;
             }
             Reported::Nothing => {}
         }

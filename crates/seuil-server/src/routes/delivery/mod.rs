@@ -63,7 +63,7 @@ impl From<DeliveryError> for Problem {
 /// The customer's delivery. `home` (when paired) says whether a revocation reached the lock.
 fn customer_view(d: &Delivery, home: Option<&Home>, now: i64) -> Value {
     let grant = d.grant.as_ref().map(|g| {
-        let state = g.state(&d.visit, home.map_or(0, |h| h.lock_epoch_floor), now);
+        let state = home.map(|h| g.state(&d.visit, h, now));
         json!({
             "issued_at": g.issued_at,
             "not_after": g.not_after,
