@@ -11,95 +11,171 @@ use std::path::{Path, PathBuf};
 #[derive(Subcommand)]
 pub enum AdminCommand {
     /// Create an operator account. The password is read from SEUIL_OPERATOR_PASSWORD or, if
-    /// unset, from the first line of standard input.
+    /// unset, asked for without echo at a terminal, else read from the first line of
+    /// standard input.
     CreateOperator {
         #[arg(long)]
         email: String,
         #[arg(long, default_value = "Operator")]
         name: String,
+        /// Print one JSON object: {"role", "subject", "email"}.
+        #[arg(long)]
+        json: bool,
     },
     /// Create a courier account. The password is read from SEUIL_COURIER_PASSWORD or, if
-    /// unset, from the first line of standard input.
+    /// unset, asked for without echo at a terminal, else read from the first line of
+    /// standard input.
     CreateCourier {
         #[arg(long)]
         email: String,
         #[arg(long, default_value = "Courier")]
         name: String,
+        /// Print one JSON object: {"role", "subject", "email"}.
+        #[arg(long)]
+        json: bool,
     },
     /// Generate a new key-encryption key and rewrap every data key under it. With a key file,
     /// the file is replaced; with SEUIL_KEK, the new key is printed once to set in its place.
     RotateKek,
     /// Check the whole audit log: every leaf, the stored tree and every signed checkpoint.
-    VerifyAudit,
+    /// Exits 3 when the log fails verification, 1 when it cannot be checked at all.
+    VerifyAudit {
+        /// Print one JSON object: {"ok", "leaves", "checkpoints_checked", "root"} or
+        /// {"ok": false, "error"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Erase a subject: shred their key, remove their data, print the signed certificate.
+    /// Asks to confirm at a terminal; elsewhere give --yes.
     Erase {
         /// The subject id (from the portal, the API or the audit log).
         subject: String,
+        /// Erase without asking.
+        #[arg(long)]
+        yes: bool,
     },
     /// Copy the SQLite database, the local media and the shred ledger into a new folder.
     /// The key-encryption key is not included: keep it somewhere else.
     Backup {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Print one JSON object: {"out", "media", "erasures"}.
+        #[arg(long)]
+        json: bool,
     },
     /// Replace the data with a backup, then replay every shred ledger known (the current
-    /// data's, the backup's and any given) so that erased subjects stay erased. Stop
-    /// `seuil serve` first. The replaced data is moved aside, not deleted.
+    /// data's, the backup's and any given) so that erased subjects stay erased. Refused while
+    /// `seuil serve` runs on the data folder. The replaced data is removed once the restore
+    /// succeeded (it would keep subjects erased later readable); --keep-replaced moves it
+    /// aside instead. Asks to confirm at a terminal; elsewhere give --yes.
     Restore {
         #[arg(long, value_name = "DIR")]
         from: PathBuf,
         /// Further shred ledgers (`shred-ledger.json` of later backups) to replay.
         #[arg(long, value_name = "FILE")]
         ledger: Vec<PathBuf>,
+        /// Keep the replaced data in `replaced-<time>` in the data folder.
+        #[arg(long)]
+        keep_replaced: bool,
+        /// Restore without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Print one JSON object: {"from", "erasures_replayed", "erased_again", "replaced"}.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 pub async fn run(config: Config, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::CreateOperator { email, name } => {
-            create_staff(
-                &config,
-                &email,
-                &name,
-                Role::Operator,
-                "SEUIL_OPERATOR_PASSWORD",
-            )
-            .await
+        AdminCommand::CreateOperator { email, name, json } => {
+            let staff = Staff {
+                role: Role::Operator,
+                password_var: "SEUIL_OPERATOR_PASSWORD",
+            };
+            create_staff(&config, &email, &name, staff, json).await
         }
-        AdminCommand::CreateCourier { email, name } => {
-            create_staff(
-                &config,
-                &email,
-                &name,
-                Role::Courier,
-                "SEUIL_COURIER_PASSWORD",
-            )
-            .await
+        AdminCommand::CreateCourier { email, name, json } => {
+            let staff = Staff {
+                role: Role::Courier,
+                password_var: "SEUIL_COURIER_PASSWORD",
+            };
+            create_staff(&config, &email, &name, staff, json).await
         }
         AdminCommand::RotateKek => rotate_kek(&config).await,
-        AdminCommand::VerifyAudit => verify_audit(&config).await,
-        AdminCommand::Erase { subject } => erase(&config, &subject).await,
-        AdminCommand::Backup { out } => backup(&config, &out).await,
-        AdminCommand::Restore { from, ledger } => restore(&config, &from, &ledger).await,
+        AdminCommand::VerifyAudit { json } => verify_audit(&config, json).await,
+        AdminCommand::Erase { subject, yes } => {
+            confirm(yes, &format!("erase subject {subject} for good"), &subject)?;
+            erase(&config, &subject).await
+        }
+        AdminCommand::Backup { out, json } => backup(&config, &out, json).await,
+        AdminCommand::Restore {
+            from,
+            ledger,
+            keep_replaced,
+            yes,
+            json,
+        } => {
+            let what = format!(
+                "replace the data in {} with the backup in {}",
+                config.data_dir.display(),
+                from.display()
+            );
+            confirm(yes, &what, "restore")?;
+            restore(&config, &from, &ledger, keep_replaced, json).await
+        }
     }
+}
+
+/// Goes on only when the operator said so: `--yes`, or typing `word` at a terminal.
+fn confirm(yes: bool, what: &str, word: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("this would {what}: give --yes to confirm (standard input is not a terminal)");
+    }
+    eprint!("This will {what}. Type `{word}` to go on: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the confirmation")?;
+    if line.trim() != word {
+        bail!("not confirmed: nothing was changed");
+    }
+    Ok(())
+}
+
+/// The kind of staff account, and where its password may come from.
+struct Staff {
+    role: Role,
+    password_var: &'static str,
 }
 
 async fn create_staff(
     config: &Config,
     email: &str,
     name: &str,
-    role: Role,
-    password_var: &str,
+    staff: Staff,
+    json: bool,
 ) -> anyhow::Result<()> {
-    let password = match std::env::var(password_var) {
-        Ok(p) => p,
+    use std::io::IsTerminal;
+    let role = staff.role;
+    let password = match std::env::var(staff.password_var) {
+        Ok(p) => zeroize::Zeroizing::new(p),
+        // At a terminal the password is not echoed.
+        Err(_) if std::io::stdin().is_terminal() => zeroize::Zeroizing::new(
+            rpassword::prompt_password(format!("password for {email}: "))
+                .context("cannot read the password")?,
+        ),
         Err(_) => {
             eprintln!("password for {email} (one line on standard input):");
-            let mut line = String::new();
+            let mut line = zeroize::Zeroizing::new(String::new());
             std::io::stdin()
                 .read_line(&mut line)
                 .context("cannot read the password")?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
+            zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned())
         }
     };
     let vault = runtime::vault(config).await?;
@@ -108,7 +184,12 @@ async fn create_staff(
         .create_account(email, &password, name, role)
         .await
         .map_err(|p| anyhow::anyhow!("{p}"))?;
-    println!("created {} {subject}", role.as_str());
+    if json {
+        let out = serde_json::json!({ "role": role.as_str(), "subject": subject, "email": email });
+        println!("{out}");
+    } else {
+        println!("created {} {subject}", role.as_str());
+    }
     Ok(())
 }
 
@@ -152,18 +233,42 @@ fn write_secret(path: &Path, key: &Kek) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {} (it must not exist yet)", path.display()))
 }
 
-async fn verify_audit(config: &Config) -> anyhow::Result<()> {
+/// What `verify-audit` exits with when the log fails verification (1 is any other error).
+const AUDIT_BROKEN: u8 = 3;
+
+async fn verify_audit(config: &Config, json: bool) -> anyhow::Result<()> {
     let vault = runtime::vault(config).await?;
     vault.checkpoint().await?;
     let report = vault
         .verify_audit(&|done, total| eprint!("\rverifying the audit log: {done}/{total} leaves"))
         .await;
     eprintln!();
-    let report = report?;
-    println!(
-        "audit log OK: {} leaves, {} signed checkpoints checked, root {}",
-        report.leaves, report.checkpoints_checked, report.root
-    );
+    let report = match report {
+        Ok(report) => report,
+        Err(seuil_vault::VaultError::AuditBroken(why)) => {
+            if json {
+                println!("{}", serde_json::json!({ "ok": false, "error": why }));
+            } else {
+                println!("audit log FAILED verification: {why}");
+            }
+            return Err(crate::Exit(AUDIT_BROKEN).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        let out = serde_json::json!({
+            "ok": true,
+            "leaves": report.leaves,
+            "checkpoints_checked": report.checkpoints_checked,
+            "root": report.root.to_string(),
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "audit log OK: {} leaves, {} signed checkpoints checked, root {}",
+            report.leaves, report.checkpoints_checked, report.root
+        );
+    }
     Ok(())
 }
 
@@ -180,7 +285,7 @@ async fn erase(config: &Config, subject: &str) -> anyhow::Result<()> {
 
 const LEDGER_FILE: &str = "shred-ledger.json";
 
-async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
+async fn backup(config: &Config, out: &Path, json: bool) -> anyhow::Result<()> {
     if !config.uses_sqlite() {
         bail!(
             "`seuil admin backup` copies the embedded SQLite store; for PostgreSQL use pg_dump, \
@@ -200,16 +305,29 @@ async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
     } else {
         0
     };
-    println!(
-        "backed up to {}: database, {media} media files, {} shred ledger entries. The key file is not \
-         included: keep it apart from backups",
-        out.display(),
-        ledger.len()
-    );
+    if json {
+        let summary = serde_json::json!({
+            "out": out.display().to_string(), "media": media, "erasures": ledger.len(),
+        });
+        println!("{summary}");
+    } else {
+        println!(
+            "backed up to {}: database, {media} media files, {} shred ledger entries. The key file is not \
+             included: keep it apart from backups",
+            out.display(),
+            ledger.len()
+        );
+    }
     Ok(())
 }
 
-async fn restore(config: &Config, from: &Path, ledgers: &[PathBuf]) -> anyhow::Result<()> {
+async fn restore(
+    config: &Config,
+    from: &Path,
+    ledgers: &[PathBuf],
+    keep_replaced: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     if !config.uses_sqlite() {
         bail!(
             "`seuil admin restore` restores the embedded SQLite store; for PostgreSQL restore the dump with pg_restore, then run this with --ledger to replay erasures"
@@ -222,6 +340,9 @@ async fn restore(config: &Config, from: &Path, ledgers: &[PathBuf]) -> anyhow::R
             from.display()
         );
     }
+    // A server on this data folder holds its lock for as long as it runs.
+    let _held = crate::serve::DataLock::take(&config.data_dir)
+        .context("a server is running on this data folder: stop `seuil serve` before restoring")?;
     // Every erasure anyone knows of: the live data's, the backup's, and the ones given.
     let mut ledger: Vec<ShredEntry> = Vec::new();
     let live = config.sqlite_path();
@@ -270,13 +391,35 @@ async fn restore(config: &Config, from: &Path, ledgers: &[PathBuf]) -> anyhow::R
         }
         vault.purge_erased(&entry.subject).await?;
     }
-    println!(
-        "restored {} into {}; replayed {} erasures ({replayed} subjects were back in the backup and are erased again); the replaced data is in {}",
-        from.display(),
-        config.data_dir.display(),
-        ledger.len(),
-        aside.display()
-    );
+    drop(vault);
+    // The replaced data still holds the keys of anyone erased since the backup was taken.
+    let replaced = if keep_replaced {
+        Some(aside.display().to_string())
+    } else {
+        std::fs::remove_dir_all(&aside)
+            .with_context(|| format!("restored, but cannot remove {}", aside.display()))?;
+        None
+    };
+    if json {
+        let out = serde_json::json!({
+            "from": from.display().to_string(), "erasures_replayed": ledger.len(),
+            "erased_again": replayed, "replaced": replaced,
+        });
+        println!("{out}");
+    } else {
+        println!(
+            "restored {} into {}; replayed {} erasures ({replayed} subjects were back in the backup and are erased again); {}",
+            from.display(),
+            config.data_dir.display(),
+            ledger.len(),
+            match &replaced {
+                Some(dir) => format!(
+                    "the replaced data is in {dir}: remove it once you no longer need it, as it keeps subjects erased since readable"
+                ),
+                None => "the replaced data was removed".to_owned(),
+            }
+        );
+    }
     Ok(())
 }
 

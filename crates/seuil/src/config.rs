@@ -17,6 +17,19 @@ pub struct Config {
     pub store: StoreConfig,
     pub blobs: BlobConfig,
     pub kek: KekConfig,
+    pub delivery: DeliveryConfig,
+}
+
+/// In-home delivery's limits.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// How long a courier's grant opens the lock from its issue, in seconds (default 600).
+    pub grant_ttl_s: Option<u64>,
+    /// The longest delivery window an operator may book, in hours (default 12).
+    pub max_window_h: Option<u64>,
+    /// How soon after a grant the lock must report the unlock, in seconds (default 60).
+    pub lock_report_within_s: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -57,6 +70,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             blobs: BlobConfig::default(),
             kek: KekConfig::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -108,7 +122,54 @@ impl Config {
         if var("SEUIL_KEK").is_some() && self.kek.provider.is_none() {
             self.kek.provider = Some("env".into());
         }
+        let number = |slot: &mut Option<u64>, name: &str| -> anyhow::Result<()> {
+            if let Some(v) = var(name) {
+                *slot = Some(
+                    v.trim()
+                        .parse()
+                        .with_context(|| format!("{name} must be a whole number, not `{v}`"))?,
+                );
+            }
+            Ok(())
+        };
+        number(&mut self.delivery.grant_ttl_s, "SEUIL_GRANT_TTL_S")?;
+        number(&mut self.delivery.max_window_h, "SEUIL_MAX_WINDOW_H")?;
+        number(
+            &mut self.delivery.lock_report_within_s,
+            "SEUIL_LOCK_REPORT_WITHIN_S",
+        )?;
         self.validate()
+    }
+
+    /// The delivery rules these settings make.
+    pub fn delivery_rules(&self) -> seuil_delivery::grants::Rules {
+        let d = &self.delivery;
+        let defaults = seuil_delivery::grants::Rules::default();
+        let ms = |v: Option<u64>, unit: i64, default: i64| {
+            v.map_or(default, |v| {
+                i64::try_from(v).unwrap_or(i64::MAX).saturating_mul(unit)
+            })
+        };
+        seuil_delivery::grants::Rules {
+            grant_ttl_ms: ms(d.grant_ttl_s, 1_000, defaults.grant_ttl_ms),
+            max_window_ms: ms(d.max_window_h, 3_600_000, defaults.max_window_ms),
+            lock_report_within_ms: ms(
+                d.lock_report_within_s,
+                1_000,
+                defaults.lock_report_within_ms,
+            ),
+        }
+    }
+
+    /// The S3 settings: the endpoint, bucket and region from this configuration (file or
+    /// environment), the credentials from the environment only.
+    pub fn s3(&self, var: impl Fn(&str) -> Option<String>) -> Option<seuil_store::S3Config> {
+        seuil_store::S3Config::from_vars(|name| match name {
+            "SEUIL_S3_ENDPOINT" => self.blobs.s3_endpoint.clone(),
+            "SEUIL_S3_BUCKET" => self.blobs.s3_bucket.clone(),
+            "SEUIL_S3_REGION" => self.blobs.s3_region.clone(),
+            other => var(other),
+        })
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -128,6 +189,18 @@ impl Config {
             None | Some("file") | Some("env") => {}
             Some(other) => bail!("unknown key provider `{other}`: use `file` or `env`"),
         }
+        let d = &self.delivery;
+        let within = |v: Option<u64>, range: std::ops::RangeInclusive<u64>, name: &str| match v {
+            Some(v) if !range.contains(&v) => bail!(
+                "delivery.{name} must be {} to {}, not {v}",
+                range.start(),
+                range.end()
+            ),
+            _ => Ok(()),
+        };
+        within(d.grant_ttl_s, 30..=86_400, "grant_ttl_s")?;
+        within(d.max_window_h, 1..=168, "max_window_h")?;
+        within(d.lock_report_within_s, 10..=3_600, "lock_report_within_s")?;
         Ok(())
     }
 
@@ -181,5 +254,50 @@ mod tests {
             .apply_env(|n| (n == "SEUIL_STORE").then(|| "postgres".into()))
             .unwrap_err();
         assert!(err.to_string().contains("SEUIL_POSTGRES_URL"));
+    }
+
+    #[test]
+    fn s3_settings_in_the_file_are_used_and_the_environment_overrides_them() {
+        let mut c: Config = toml::from_str(
+            "[blobs]\nbackend = \"s3\"\ns3_endpoint = \"http://127.0.0.1:9\"\ns3_bucket = \"from-file\"\ns3_region = \"eu-west-3\"",
+        )
+        .unwrap();
+        let credentials = |n: &str| match n {
+            "SEUIL_S3_ACCESS_KEY" => Some("a".to_string()),
+            "SEUIL_S3_SECRET_KEY" => Some("s".to_string()),
+            _ => None,
+        };
+        c.apply_env(credentials).unwrap();
+        let s3 = c.s3(credentials).expect("S3 from the file's settings");
+        assert_eq!(
+            (s3.endpoint.as_str(), s3.bucket.as_str(), s3.region.as_str()),
+            ("http://127.0.0.1:9/", "from-file", "eu-west-3")
+        );
+        c.apply_env(|n| (n == "SEUIL_S3_BUCKET").then(|| "from-env".to_string()))
+            .unwrap();
+        assert_eq!(c.s3(credentials).unwrap().bucket, "from-env");
+    }
+
+    #[test]
+    fn delivery_limits_come_from_the_file_and_the_environment_and_are_checked() {
+        let mut c: Config =
+            toml::from_str("[delivery]\ngrant_ttl_s = 300\nmax_window_h = 6").unwrap();
+        c.apply_env(|n| (n == "SEUIL_LOCK_REPORT_WITHIN_S").then(|| "90".to_string()))
+            .unwrap();
+        let rules = c.delivery_rules();
+        assert_eq!(rules.grant_ttl_ms, 300_000);
+        assert_eq!(rules.max_window_ms, 6 * 3_600_000);
+        assert_eq!(rules.lock_report_within_ms, 90_000);
+        let err = c
+            .apply_env(|n| (n == "SEUIL_GRANT_TTL_S").then(|| "5".to_string()))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("grant_ttl_s must be 30 to 86400"),
+            "{err}"
+        );
+        let err = Config::default()
+            .apply_env(|n| (n == "SEUIL_MAX_WINDOW_H").then(|| "twelve".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("whole number"), "{err}");
     }
 }

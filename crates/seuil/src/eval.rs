@@ -1,5 +1,6 @@
 //! `seuil eval`: run Seuil's analyses on files, to check them on footage of your own.
 
+use crate::Exit;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ pub enum EvalCommand {
     /// Analyse a camera clip for tampering: freezes, covers, replays and a moved camera.
     ///
     /// Decodes the H.264 video track of an MP4 file and prints each event with its start and
-    /// end in seconds from the first picture.
+    /// end in seconds from the first picture. Exits 0 when it finds no tampering, 1 when it
+    /// finds some (after printing the report), 2 when it cannot analyse the file.
     Tamper(TamperArgs),
 }
 
@@ -29,11 +31,20 @@ pub struct TamperArgs {
 
 pub async fn run(cmd: EvalCommand) -> anyhow::Result<()> {
     match cmd {
-        EvalCommand::Tamper(args) => tamper(args).await,
+        EvalCommand::Tamper(args) => match tamper(args).await {
+            Ok(true) => Err(Exit(1).into()),
+            Ok(false) => Ok(()),
+            // Trouble is 2, as for `diff`: 1 already means "tampering found".
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                Err(Exit(2).into())
+            }
+        },
     }
 }
 
-async fn tamper(args: TamperArgs) -> anyhow::Result<()> {
+/// Analyses the clip and prints the report; says whether it found tampering.
+async fn tamper(args: TamperArgs) -> anyhow::Result<bool> {
     let path = args.video.clone();
     let data = tokio::fs::read(&path)
         .await
@@ -58,9 +69,10 @@ async fn tamper(args: TamperArgs) -> anyhow::Result<()> {
     })
     .await?
     .with_context(|| format!("cannot analyse {}", path.display()))?;
+    let found = !report.events.is_empty();
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
-        return Ok(());
+        return Ok(found);
     }
     println!(
         "{}: {} pictures, {:.1} s",
@@ -80,5 +92,5 @@ async fn tamper(args: TamperArgs) -> anyhow::Result<()> {
             e.end_s - e.start_s
         );
     }
-    Ok(())
+    Ok(found)
 }

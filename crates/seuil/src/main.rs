@@ -22,7 +22,11 @@ use std::path::PathBuf;
     long_about = "Seuil runs in-home delivery, palm pay, walk-out stores and a shopper panel. \
 Personal data is sealed under each customer's own key, every access is audited in a log the \
 customer can verify, and erasure is cryptographic.\n\n\
-Configuration comes from ./seuil.toml (or --config), then SEUIL_* environment variables, then flags."
+Configuration comes from ./seuil.toml (or --config), then SEUIL_* environment variables, then flags. \
+`eval`, `sim` and `bench` do not read it.",
+    after_help = "Exit codes: 0 done; 1 an error (the message says what was wrong); 2 bad usage. \
+`admin verify-audit` exits 3 when the log fails verification; `eval tamper` exits 1 when it \
+finds tampering (its report still printed) and 2 when it cannot analyse the file, as `diff` does."
 )]
 struct Cli {
     /// A configuration file (default: ./seuil.toml if it exists).
@@ -66,11 +70,13 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let config = config::Config::load(cli.config.as_deref())?;
+        // Only the commands that run against an installation read its configuration: a
+        // benchmark, an analysis or a simulator must not fail on a broken `seuil.toml`.
+        let config = || config::Config::load(cli.config.as_deref());
         match cli.command {
-            Command::Serve(args) => serve::serve(config, args, false).await,
-            Command::Demo(args) => serve::serve(config, args, true).await,
-            Command::Admin(cmd) => admin::run(config, cmd).await,
+            Command::Serve(args) => serve::serve(config()?, args, false).await,
+            Command::Demo(args) => serve::serve(config()?, args, true).await,
+            Command::Admin(cmd) => admin::run(config()?, cmd).await,
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Eval(cmd) => eval::run(cmd).await,
             Command::Sim(cmd) => sim::run(cmd).await,
@@ -78,12 +84,28 @@ fn main() -> std::process::ExitCode {
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<Exit>() {
+            Some(exit) => std::process::ExitCode::from(exit.0),
+            None => {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
     }
 }
+
+/// A command that ran to its end and says something by its exit code, as `diff` does: its
+/// report is printed already.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 /// Logs go to stderr; `SEUIL_LOG` sets the filter and `SEUIL_LOG_FORMAT=json` makes them JSON.
 fn init_logs() {

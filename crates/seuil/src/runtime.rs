@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use anyhow::Context;
-use seuil_store::{DynBlobs, DynStore, LocalBlobs, PgStore, S3Blobs, S3Config, SqliteStore};
+use seuil_store::{DynBlobs, DynStore, LocalBlobs, PgStore, S3Blobs, SqliteStore};
 use seuil_vault::{EnvKek, FileKek, KekProvider, Vault, VaultConfig};
 use std::sync::Arc;
 
@@ -28,12 +28,10 @@ pub async fn blobs(config: &Config) -> anyhow::Result<DynBlobs> {
             .with_context(|| format!("cannot use the blob folder {}", dir.display()))?;
         Ok(Arc::new(blobs))
     } else {
-        let mut s3 = S3Config::from_env().context(
-            "blob backend `s3` needs SEUIL_S3_ENDPOINT and SEUIL_S3_BUCKET (and credentials)",
+        let s3 = config.s3(|name| std::env::var(name).ok()).context(
+            "blob backend `s3` needs blobs.s3_endpoint and blobs.s3_bucket (or SEUIL_S3_ENDPOINT \
+             and SEUIL_S3_BUCKET) and credentials (SEUIL_S3_ACCESS_KEY and SEUIL_S3_SECRET_KEY)",
         )?;
-        if let Some(region) = &config.blobs.s3_region {
-            s3.region = region.clone();
-        }
         Ok(Arc::new(
             S3Blobs::new(s3)
                 .await

@@ -19,6 +19,37 @@ pub struct ServeArgs {
 
 use crate::demo::{DEMO_EMAIL, DEMO_PASSWORD};
 
+/// The data folder's lock: held by a server for as long as it runs, so that `seuil admin
+/// restore` does not pull the data out from under it. The system drops it when the process
+/// ends, however it ends.
+pub struct DataLock {
+    /// Held open: the lock lives as long as the file handle.
+    _file: std::fs::File,
+}
+
+impl DataLock {
+    pub fn take(data_dir: &std::path::Path) -> anyhow::Result<DataLock> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let path = data_dir.join("seuil.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DataLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                anyhow::bail!("{} is held by another process", path.display())
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+    }
+}
+
 pub async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.listen = listen;
@@ -26,6 +57,15 @@ pub async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::R
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
     }
+    // Several servers may share a PostgreSQL store; an embedded one is this process's.
+    let _lock = if config.uses_sqlite() {
+        Some(
+            DataLock::take(&config.data_dir)
+                .context("another `seuil serve` (or an admin command) is using this data folder")?,
+        )
+    } else {
+        None
+    };
     let vault = runtime::vault(&config).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -34,6 +74,7 @@ pub async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::R
     let url = config.public_url(&addr);
     let mut server_config = ServerConfig::new(url.clone());
     server_config.secure_cookies = url.starts_with("https://");
+    server_config.delivery = config.delivery_rules();
     let app = App::new(vault, server_config);
     let background = app.spawn_background();
     if demo {

@@ -52,10 +52,51 @@ async fn a_restored_backup_does_not_bring_back_an_erased_customer() {
     assert_eq!(res.status(), 200);
     drop(server);
 
-    let out = admin(&data, &["restore", "--from", backup.to_str().unwrap()]);
+    // Restoring replaces the data: it is not done unasked.
+    let refused = seuil()
+        .env("SEUIL_DATA_DIR", &data)
+        .args(["admin", "restore", "--from"])
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    // Nor under a running server.
+    let running = Server::start(&data);
+    let refused = seuil()
+        .env("SEUIL_DATA_DIR", &data)
+        .args(["admin", "restore", "--yes", "--from"])
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("a server is running"), "{stderr}");
+    drop(running);
+
+    let out = admin(
+        &data,
+        &[
+            "restore",
+            "--yes",
+            "--json",
+            "--from",
+            backup.to_str().unwrap(),
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["erased_again"], 1, "{report}");
+    assert_eq!(
+        report["replaced"],
+        serde_json::Value::Null,
+        "the replaced data, which still holds the erased customer's key, is removed"
+    );
     assert!(
-        out.contains("replayed 1 erasures (1 subjects were back"),
-        "{out}"
+        !std::fs::read_dir(&data)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("replaced-")),
+        "a replaced-* folder is left"
     );
     let server = Server::start(&data);
     assert_eq!(
@@ -70,6 +111,122 @@ async fn a_restored_backup_does_not_bring_back_an_erased_customer() {
     );
     drop(server);
     assert!(admin(&data, &["verify-audit"]).contains("audit log OK"));
+    // Kept only when asked for.
+    let out = admin(
+        &data,
+        &[
+            "restore",
+            "--yes",
+            "--keep-replaced",
+            "--from",
+            backup.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("the replaced data is in"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_audit_exits_3_when_the_log_fails_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    sign_up(&server, "log@seuil.example", "a log password", "Log").await;
+    drop(server);
+    let ok: serde_json::Value =
+        serde_json::from_str(&admin(&data, &["verify-audit", "--json"])).unwrap();
+    assert_eq!(ok["ok"], true, "{ok}");
+
+    // A checkpoint nobody signed, of a tree the log never had.
+    let store = seuil_store::SqliteStore::open(&data.join("seuil.db")).unwrap();
+    use seuil_store::Store;
+    let size = store.audit_size().await.unwrap();
+    store
+        .put_checkpoint(&seuil_store::Checkpoint {
+            size: size + 100,
+            root: [7; 32],
+            at: 1,
+            signature: vec![0; 64],
+        })
+        .await
+        .unwrap();
+    drop(store);
+    let out = seuil()
+        .env("SEUIL_DATA_DIR", &data)
+        .args(["admin", "verify-audit", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false, "{report}");
+    assert!(!report["error"].as_str().unwrap().is_empty(), "{report}");
+}
+
+#[test]
+fn erasing_a_subject_asks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = seuil()
+        .env("SEUIL_DATA_DIR", dir.path())
+        .args(["admin", "erase", "subj_nobody"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("give --yes"), "{stderr}");
+}
+
+#[test]
+fn analyses_simulators_and_benchmarks_do_not_read_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("seuil.toml");
+    std::fs::write(&broken, "colour = \"blue\"").unwrap();
+    let out = seuil()
+        .arg("--config")
+        .arg(&broken)
+        .args(["sim", "keygen", "--out"])
+        .arg(dir.path().join("k.key"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = seuil()
+        .arg("--config")
+        .arg(&broken)
+        .args(["admin", "verify-audit"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "an installation's command does read it"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid config file"));
+}
+
+#[test]
+fn a_benchmark_refuses_a_folder_that_is_not_empty_and_leaves_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious.txt"), b"keep me").unwrap();
+    for bench in ["vault", "delivery"] {
+        let out = seuil()
+            .args(["bench", bench, "--dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bench}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is not empty"), "{stderr}");
+        assert_eq!(
+            std::fs::read(dir.path().join("precious.txt")).unwrap(),
+            b"keep me"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

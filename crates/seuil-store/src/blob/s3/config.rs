@@ -43,7 +43,8 @@ impl S3Config {
         Self::from_vars(|name| std::env::var(name).ok())
     }
 
-    pub(super) fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<S3Config> {
+    /// [`S3Config::from_env`], reading each variable through `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<S3Config> {
         let var = |name: &str| {
             var(name)
                 .map(|v| v.trim().to_string())
