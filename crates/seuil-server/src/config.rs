@@ -20,11 +20,14 @@ pub struct ServerConfig {
     pub session_ttl_ms: Millis,
     /// Lifetime of an API token (bearer).
     pub token_ttl_ms: Millis,
-    /// Failed sign-ins allowed per minute, per client address and per account.
-    pub login_failures_per_minute: u32,
-    /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy
-    /// that sets it).
-    pub trust_forwarded_for: bool,
+    /// A cookie session not used for this long lapses (an open portal page keeps it alive).
+    pub session_idle_ms: Millis,
+    /// Sign-in and sign-up throttling (see `auth::rate_limit`).
+    pub throttling: crate::auth::rate_limit::Throttling,
+    /// The reverse proxies in front of the server: the client is the rightmost
+    /// `X-Forwarded-For` hop that is not one of them (hops the client wrote itself are to
+    /// its left, and never chosen). Empty: the socket's peer is the client.
+    pub trusted_proxies: Vec<crate::extract::IpNet>,
     /// Cheap Argon2 parameters so tests run fast. Never in production.
     pub argon2_fast_for_tests: bool,
     /// Webhook retries wait `base * 2^attempt`, capped at `max`.
@@ -47,6 +50,12 @@ pub struct ServerConfig {
     pub device_clock_skew_ms: Millis,
     /// Grant lifetime, the longest delivery window, how soon a lock must report an unlock.
     pub delivery: seuil_delivery::grants::Rules,
+    /// The public checkpoint is signed anew at most this often, or once the log is this many
+    /// events past it.
+    pub checkpoint_every_ms: Millis,
+    pub checkpoint_lag: u64,
+    /// `/metrics` for anyone, not only this machine and operators.
+    pub metrics_public: bool,
     /// Live-view pictures decoded at once; a request beyond it is told to try again, so a
     /// flood of them cannot take every core.
     pub max_frame_decodes: usize,
@@ -60,8 +69,9 @@ impl Default for ServerConfig {
             max_body_bytes: 1 << 20,
             session_ttl_ms: 12 * HOUR,
             token_ttl_ms: 30 * DAY,
-            login_failures_per_minute: 5,
-            trust_forwarded_for: false,
+            session_idle_ms: 30 * MINUTE,
+            throttling: crate::auth::rate_limit::Throttling::default(),
+            trusted_proxies: Vec::new(),
             argon2_fast_for_tests: false,
             webhook_backoff_base_ms: 1_000,
             webhook_backoff_max_ms: HOUR,
@@ -75,6 +85,9 @@ impl Default for ServerConfig {
             device_clock_skew_ms: 5 * MINUTE,
             delivery: seuil_delivery::grants::Rules::default(),
             max_frame_decodes: 2,
+            metrics_public: false,
+            checkpoint_every_ms: 10_000,
+            checkpoint_lag: 10_000,
         }
     }
 }

@@ -90,9 +90,104 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
-/// The client's address for rate limiting: the socket peer, or the first `X-Forwarded-For`
-/// entry when the server is configured to trust its proxy. `unknown` when neither is known.
+/// An address or a network (`10.0.0.0/8`, `fd00::/8`, `127.0.0.1`): a trusted proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpNet {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not an IP address or a network such as 10.0.0.0/8");
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text.trim(), None),
+        };
+        let parsed: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if parsed.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        // `::ffff:10.0.0.0/104` is `10.0.0.0/8`.
+        let (addr, prefix) = match canonical(parsed) {
+            v4 @ std::net::IpAddr::V4(_) if parsed.is_ipv6() => (v4, prefix.saturating_sub(96)),
+            addr => (addr, prefix),
+        };
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:10.0.0.1`) is the IPv4 address.
+fn canonical(addr: std::net::IpAddr) -> std::net::IpAddr {
+    match addr {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, std::net::IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let bits = |ip: std::net::IpAddr| -> (u128, u8) {
+            match ip {
+                std::net::IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
+                std::net::IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        };
+        let (net, len) = bits(self.addr);
+        let (ip, ip_len) = bits(canonical(ip));
+        if len != ip_len {
+            return false;
+        }
+        let host_bits = u32::from(len - self.prefix.min(len));
+        let mask = if host_bits >= 128 {
+            0
+        } else {
+            u128::MAX << host_bits
+        };
+        let mask = mask
+            & if len == 32 {
+                u128::from(u32::MAX)
+            } else {
+                u128::MAX
+            };
+        net & mask == ip & mask
+    }
+}
+
+/// The client's address for rate limiting: the socket's peer, or, when the peer is a trusted
+/// proxy, the rightmost `X-Forwarded-For` hop that is not a trusted proxy (each proxy appends
+/// the address it saw, so everything to the left of that hop is the client's own say).
+/// `unknown` when there is no peer (a request served in-process).
 pub struct ClientIp(pub String);
+
+/// The client by `X-Forwarded-For` (its header values, in order) behind `peer`.
+pub fn client_ip(peer: std::net::IpAddr, forwarded: &[&str], trusted: &[IpNet]) -> String {
+    let trusted_ip = |ip: std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !trusted_ip(peer) {
+        return canonical(peer).to_string();
+    }
+    let hops: Vec<&str> = forwarded
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted_ip(ip) => continue,
+            Ok(ip) => return canonical(ip).to_string(),
+            // Garbage from the client side: the last proxy saw it, so it is the client's.
+            Err(_) => return (*hop).to_owned(),
+        }
+    }
+    // Proxies all the way: the leftmost one is as close to the client as we know.
+    hops.first()
+        .map_or_else(|| canonical(peer).to_string(), |h| (*h).to_owned())
+}
 
 impl FromRequestParts<crate::state::Shared> for ClientIp {
     type Rejection = Problem;
@@ -101,22 +196,24 @@ impl FromRequestParts<crate::state::Shared> for ClientIp {
         parts: &mut Parts,
         state: &crate::state::Shared,
     ) -> Result<Self, Problem> {
-        if state.config.trust_forwarded_for
-            && let Some(first) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        {
-            return Ok(ClientIp(first.to_owned()));
-        }
-        let peer = parts
+        let Some(peer) = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|ci| ci.0.ip().to_string());
-        Ok(ClientIp(peer.unwrap_or_else(|| "unknown".into())))
+            .map(|ci| ci.0.ip())
+        else {
+            return Ok(ClientIp("unknown".into()));
+        };
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(ClientIp(client_ip(
+            peer,
+            &forwarded,
+            &state.config.trusted_proxies,
+        )))
     }
 }
 
@@ -134,4 +231,60 @@ pub fn public_key(field: &str, text: &str) -> Result<[u8; 32], Problem> {
                 "`{field}` must be base64 of a 32-byte Ed25519 public key"
             ))
         })
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_untrusted_hop() {
+        let proxies = nets(&["10.0.0.0/8", "fd00::/8"]);
+        let peer = "10.1.2.3".parse().unwrap();
+        // The client wrote the first entry itself: it is never chosen.
+        assert_eq!(
+            client_ip(peer, &["6.6.6.6, 203.0.113.9, 10.0.0.7"], &proxies),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            client_ip(peer, &["6.6.6.6", "203.0.113.9"], &proxies),
+            "203.0.113.9",
+            "several header lines are one list"
+        );
+        // A peer that is not a proxy is the client, whatever it claims.
+        let direct = "198.51.100.4".parse().unwrap();
+        assert_eq!(client_ip(direct, &["10.0.0.1"], &proxies), "198.51.100.4");
+        assert_eq!(client_ip(direct, &[], &[]), "198.51.100.4");
+        // IPv4 written as IPv6 is the same address, as peer and as hop.
+        let mapped = "::ffff:10.9.9.9".parse().unwrap();
+        assert_eq!(
+            client_ip(mapped, &["::ffff:192.0.2.1"], &proxies),
+            "192.0.2.1"
+        );
+        assert_eq!(client_ip(peer, &["garbage"], &proxies), "garbage");
+        assert_eq!(client_ip(peer, &[], &proxies), "10.1.2.3");
+    }
+
+    #[test]
+    fn networks_parse_and_match() {
+        let n: IpNet = "192.168.0.0/16".parse().unwrap();
+        assert!(n.contains("192.168.200.1".parse().unwrap()));
+        assert!(!n.contains("192.169.0.1".parse().unwrap()));
+        assert!(n.contains("::ffff:192.168.1.1".parse().unwrap()));
+        let one: IpNet = "127.0.0.1".parse().unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        let all: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        assert!(!all.contains("2001:db8::1".parse().unwrap()));
+        let v6: IpNet = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains("2001:db8:1::1".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x", "::/129"] {
+            assert!(bad.parse::<IpNet>().is_err(), "{bad}");
+        }
+    }
 }

@@ -15,6 +15,8 @@
 //! Routes, who may call them and their schemas live in one table ([`routes::table`]); the
 //! router and `/api/openapi.json` are both built from it.
 
+#![recursion_limit = "256"] // the OpenAPI schemas are large `json!` literals
+
 pub mod auth;
 mod config;
 pub mod extract;

@@ -3,7 +3,7 @@
 use crate::auth::accounts::{self, Role};
 use crate::auth::device::ReplayCache;
 use crate::auth::password::Hasher;
-use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::rate_limit::{LoginLimiter, SignUpLimiter};
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
 use crate::notify::{self, NotifyReport, sse::Hub};
@@ -20,6 +20,7 @@ pub struct AppState {
     pub origin: String,
     pub hasher: Hasher,
     pub limiter: LoginLimiter,
+    pub sign_ups: SignUpLimiter,
     pub replay: ReplayCache,
     pub hub: Hub,
     pub metrics: Metrics,
@@ -56,16 +57,24 @@ impl Background {
 
 impl App {
     pub fn new(vault: Arc<seuil_vault::Vault>, config: ServerConfig) -> App {
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.webhook_timeout_ms))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent("seuil-webhooks/1")
-            .build()
-            .unwrap_or_default();
+            // A proxy would resolve the name itself, past the check.
+            .no_proxy()
+            .user_agent("seuil-webhooks/1");
+        if !config.webhook_allow_private_targets {
+            http = http.dns_resolver(Arc::new(crate::notify::webhook::PublicOnly));
+        }
+        let http = http.build().unwrap_or_default();
         let state = AppState {
             origin: config.public_origin(),
             hasher: Hasher::new(config.argon2_fast_for_tests),
-            limiter: LoginLimiter::new(config.login_failures_per_minute),
+            limiter: LoginLimiter::new(
+                config.throttling.sign_in_source,
+                config.throttling.sign_in_account,
+            ),
+            sign_ups: SignUpLimiter::new(config.throttling.sign_up_source),
             replay: ReplayCache::default(),
             hub: Hub::default(),
             metrics: Metrics::default(),

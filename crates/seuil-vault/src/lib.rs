@@ -251,6 +251,20 @@ impl Vault {
             .collect())
     }
 
+    /// The newest signed checkpoint for publishing: a new one is signed only once the newest
+    /// is `every` old or `lag` events behind, so anonymous polling cannot add a row to the
+    /// checkpoint table on every request.
+    pub async fn published_checkpoint(&self, every: Millis, lag: u64) -> Result<Checkpoint> {
+        let size = self.store.audit_size().await?;
+        if let Some(cp) = self.store.latest_checkpoint().await?
+            && (cp.size >= size
+                || (self.now().saturating_sub(cp.at) < every && size - cp.size < lag))
+        {
+            return Ok(cp);
+        }
+        self.checkpoint().await
+    }
+
     /// The signed checkpoint for the log as it is now.
     pub async fn checkpoint(&self) -> Result<Checkpoint> {
         Prover { store: &self.store }

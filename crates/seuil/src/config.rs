@@ -14,6 +14,9 @@ pub struct Config {
     pub listen: String,
     /// The URL customers reach the portal at (used for links and CSRF checks).
     pub public_url: Option<String>,
+    /// Reverse proxies in front of the server (addresses or networks such as 10.0.0.0/8):
+    /// the client is the rightmost `X-Forwarded-For` hop that is not one of them.
+    pub trusted_proxies: Vec<String>,
     pub store: StoreConfig,
     pub blobs: BlobConfig,
     pub kek: KekConfig,
@@ -67,6 +70,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./seuil-data"),
             listen: "127.0.0.1:8080".into(),
             public_url: None,
+            trusted_proxies: Vec::new(),
             store: StoreConfig::default(),
             blobs: BlobConfig::default(),
             kek: KekConfig::default(),
@@ -110,6 +114,14 @@ impl Config {
             }
         };
         set(&mut self.public_url, "SEUIL_PUBLIC_URL");
+        if let Some(v) = var("SEUIL_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         set(&mut self.store.backend, "SEUIL_STORE");
         set(&mut self.store.postgres_url, "SEUIL_POSTGRES_URL");
         set(&mut self.blobs.backend, "SEUIL_BLOBS");
@@ -172,7 +184,19 @@ impl Config {
         })
     }
 
+    /// The trusted proxies, parsed.
+    pub fn proxies(&self) -> anyhow::Result<Vec<seuil_server::extract::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse()
+                    .map_err(|e: String| anyhow::anyhow!("trusted_proxies: {e}"))
+            })
+            .collect()
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
+        self.proxies()?;
         match self.store.backend.as_deref() {
             None | Some("sqlite") => {}
             Some("postgres") if self.store.postgres_url.is_some() => {}
@@ -254,6 +278,20 @@ mod tests {
             .apply_env(|n| (n == "SEUIL_STORE").then(|| "postgres".into()))
             .unwrap_err();
         assert!(err.to_string().contains("SEUIL_POSTGRES_URL"));
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_and_the_environment_and_are_checked() {
+        let mut c: Config = toml::from_str("trusted_proxies = [\"10.0.0.0/8\"]").unwrap();
+        c.apply_env(|_| None).unwrap();
+        assert_eq!(c.proxies().unwrap().len(), 1);
+        c.apply_env(|n| (n == "SEUIL_TRUSTED_PROXIES").then(|| "127.0.0.1, fd00::/8".into()))
+            .unwrap();
+        assert_eq!(c.proxies().unwrap().len(), 2);
+        let err = c
+            .apply_env(|n| (n == "SEUIL_TRUSTED_PROXIES").then(|| "10.0.0.0/99".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
     }
 
     #[test]

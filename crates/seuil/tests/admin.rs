@@ -45,7 +45,7 @@ async fn a_restored_backup_does_not_bring_back_an_erased_customer() {
     assert_eq!(res.status(), 200);
     let res = gone
         .delete(server.api("/api/me"))
-        .json(&serde_json::json!({"confirm": "DELETE"}))
+        .json(&serde_json::json!({"confirm": "DELETE", "password": "password one two"}))
         .send()
         .await
         .unwrap();

@@ -401,6 +401,9 @@ async fn portal_flow_in_headless_chromium() {
     // Delete the account, with confirmation, and see the certificate.
     driver.click("#delete-account").await;
     driver.type_into("#delete-confirm-input", "DELETE").await;
+    driver
+        .type_into("#delete-password-input", "a very good password")
+        .await;
     driver.click("#delete-confirm-submit").await;
     let cert = driver.text("#erasure-certificate").await;
     assert!(

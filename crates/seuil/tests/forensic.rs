@@ -127,7 +127,7 @@ async fn no_marker_is_ever_stored_in_plaintext_and_erasure_removes_everything() 
 
     let res = client
         .delete(server.api("/api/me"))
-        .json(&serde_json::json!({"confirm": "DELETE"}))
+        .json(&serde_json::json!({"confirm": "DELETE", "password": "a long enough password"}))
         .send()
         .await
         .unwrap();

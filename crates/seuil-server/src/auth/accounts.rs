@@ -93,7 +93,21 @@ pub fn normalize_email(email: &str) -> ApiResult<String> {
     }
 }
 
-fn check_password(password: &str) -> ApiResult<()> {
+/// The most common passwords, which a guesser tries first (see the file's head).
+static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        include_str!("common-passwords.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .collect()
+    });
+
+/// Whether `password` is one of the 10,000 most common (letter case aside).
+pub fn is_common(password: &str) -> bool {
+    COMMON.contains(password.trim().to_lowercase().as_str())
+}
+
+pub fn check_password(password: &str) -> ApiResult<()> {
     let n = password.chars().count();
     if n < 8 {
         return Err(Problem::unprocessable(
@@ -105,6 +119,66 @@ fn check_password(password: &str) -> ApiResult<()> {
             "`password` must be at most 1024 bytes long",
         ));
     }
+    if is_common(password) {
+        return Err(Problem::unprocessable(
+            "this password is one of the 10,000 most common, which guessers try first: choose another",
+        ));
+    }
+    Ok(())
+}
+
+/// The caller's account record opened as themselves, with its version (for an update).
+async fn open_own_versioned(
+    state: &AppState,
+    subject: &str,
+) -> ApiResult<(Role, AccountBody, IndexFields, u64)> {
+    let opened = state
+        .vault
+        .open(&Actor::Subject(subject.into()), PURPOSE, KIND, subject)
+        .await?;
+    let role = opened
+        .index
+        .status
+        .as_deref()
+        .and_then(Role::parse)
+        .ok_or_else(|| Problem::internal("account without a role"))?;
+    let body: AccountBody = serde_json::from_slice(&opened.body)
+        .map_err(|_| Problem::internal("unreadable account record"))?;
+    Ok((role, body, opened.index.clone(), opened.version))
+}
+
+/// Whether `password` is the account holder's (for a step that asks for it again).
+pub async fn password_is(state: &AppState, subject: &str, password: &str) -> ApiResult<bool> {
+    let (_, body, _, _) = open_own_versioned(state, subject).await?;
+    Ok(password.len() <= 1024
+        && state
+            .hasher
+            .verify(password, Some(&body.password_hash))
+            .await)
+}
+
+/// Replaces the account's password; the caller has checked the current one.
+pub async fn set_password(state: &AppState, subject: &str, new_password: &str) -> ApiResult<()> {
+    check_password(new_password)?;
+    let password_hash = state.hasher.hash(new_password).await?;
+    let (_, mut body, index, version) = open_own_versioned(state, subject).await?;
+    body.password_hash = password_hash;
+    let bytes = serde_json::to_vec(&body).map_err(|e| Problem::internal(e.to_string()))?;
+    state
+        .vault
+        .update(
+            &Actor::Subject(subject.into()),
+            PURPOSE,
+            Write {
+                kind: KIND,
+                id: subject,
+                subject,
+                index,
+                body: &bytes,
+            },
+            version,
+        )
+        .await?;
     Ok(())
 }
 
@@ -246,6 +320,17 @@ pub async fn open_own(state: &AppState, subject: &str) -> ApiResult<(Role, Accou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        for common in ["password", "Password1", "QWERTY123", "iloveyou", "trustno1"] {
+            assert!(is_common(common), "{common}");
+        }
+        assert!(check_password("password").is_err());
+        assert!(check_password("a long enough password").is_ok());
+        assert!(!is_common("correct horse battery staple"));
+        assert_eq!(COMMON.len(), 10_000);
+    }
 
     #[test]
     fn emails_are_normalised_and_checked() {

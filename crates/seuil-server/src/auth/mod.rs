@@ -94,12 +94,15 @@ pub async fn authorize(
                 req.extensions_mut().insert(caller);
             }
             Ok(Some(caller)) => {
-                return Problem::forbidden(format!(
-                    "this route is for {} accounts; you are signed in as {}",
+                let why = format!(
+                    "this page is for {} accounts; you are signed in as {}",
                     access.as_str(),
                     caller.role
-                ))
-                .into_response();
+                );
+                if portal {
+                    return crate::portal::layout::refused(&why);
+                }
+                return Problem::forbidden(why.replace("this page", "this route")).into_response();
             }
             Ok(None) if portal => return Redirect::to("/signin").into_response(),
             Ok(None) => return Problem::unauthorized().into_response(),

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 const BUFFER: usize = 64;
 
@@ -18,15 +18,46 @@ pub struct Live {
 }
 
 #[derive(Default)]
-pub struct Hub(Mutex<HashMap<String, broadcast::Sender<Arc<Live>>>>);
+pub struct Hub(
+    Mutex<HashMap<String, broadcast::Sender<Arc<Live>>>>,
+    /// Per session: a signal that it ended (signed out, revoked), for its open streams.
+    Mutex<HashMap<String, watch::Sender<bool>>>,
+);
+
+/// An open stream's feeds: the subject's events, and whether its session ended.
+pub struct Subscription {
+    pub events: broadcast::Receiver<Arc<Live>>,
+    pub ended: watch::Receiver<bool>,
+}
 
 impl Hub {
-    pub fn subscribe(&self, subject: &str) -> broadcast::Receiver<Arc<Live>> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, tx| tx.receiver_count() > 0);
-        map.entry(subject.to_owned())
-            .or_insert_with(|| broadcast::channel(BUFFER).0)
-            .subscribe()
+    pub fn subscribe(&self, subject: &str, session: &str) -> Subscription {
+        let events = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            map.retain(|_, tx| tx.receiver_count() > 0);
+            map.entry(subject.to_owned())
+                .or_insert_with(|| broadcast::channel(BUFFER).0)
+                .subscribe()
+        };
+        let mut sessions = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.retain(|_, tx| tx.receiver_count() > 0);
+        let ended = sessions
+            .entry(session.to_owned())
+            .or_insert_with(|| watch::channel(false).0)
+            .subscribe();
+        Subscription { events, ended }
+    }
+
+    /// Ends the streams of one session (it signed out, or was revoked).
+    pub fn end_session(&self, session: &str) {
+        let ended = self
+            .1
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(session);
+        if let Some(tx) = ended {
+            let _ = tx.send(true);
+        }
     }
 
     /// Sends to the subject's open streams; returns how many received it.

@@ -39,9 +39,85 @@ pub fn signature(secret: &str, timestamp: Millis, body: &[u8]) -> String {
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Whether `ip` is an address on the public internet: not loopback, private, shared (CGNAT),
+/// link-local, reserved for documentation or benchmarks, multicast, "this network", or an
+/// IPv4 address dressed as IPv6 (mapped, NAT64, 6to4) that is one of those.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            !(a == 0                                  // this network, 0/8
+                || a == 10                            // private
+                || (a == 100 && (64..128).contains(&b)) // shared address space, 100.64/10
+                || a == 127                           // loopback
+                || (a == 169 && b == 254)             // link-local
+                || (a == 172 && (16..32).contains(&b)) // private
+                || (a == 192 && b == 0 && c == 0)     // IETF protocol assignments
+                || (a == 192 && b == 0 && c == 2)     // TEST-NET-1
+                || (a == 192 && b == 88 && c == 99)   // 6to4 relay anycast
+                || (a == 192 && b == 168)             // private
+                || (a == 198 && (18..20).contains(&b)) // benchmarking, 198.18/15
+                || (a == 198 && b == 51 && c == 100)  // TEST-NET-2
+                || (a == 203 && b == 0 && c == 113)   // TEST-NET-3
+                || a >= 224) // multicast, reserved, broadcast
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
+            !(v6.is_unspecified()
+                || v6.is_loopback()
+                || (s[0] & 0xff00) == 0xff00              // multicast
+                || (s[0] & 0xfe00) == 0xfc00              // unique local
+                || (s[0] & 0xffc0) == 0xfe80              // link-local
+                || (s[0] == 0x2001 && s[1] == 0x0db8)     // documentation
+                || (s[0] == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only
+                || (s[0] == 0x2001 && s[1] < 0x0200)      // IETF protocol assignments
+                || (s[..6] == [0, 0, 0, 0, 0, 0])         // IPv4-compatible (deprecated)
+                || (s[0] == 0x0064 && s[1] == 0xff9b && !is_public(embedded(s[6], s[7]))) // NAT64
+                || (s[0] == 0x2002 && !is_public(embedded(s[1], s[2])))) // 6to4
+        }
+    }
+}
+
+/// A name resolver for webhook deliveries that answers only public addresses, so the address
+/// checked is the address connected to: a name that resolves (or later re-resolves) to a
+/// private address is refused, not followed.
+pub struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> = found
+                .iter()
+                .copied()
+                .filter(|a| is_public(a.ip()))
+                .collect();
+            // One private answer is enough to refuse: a name that mixes them is a trap.
+            if public.is_empty() || public.len() != found.len() {
+                return Err(format!("{host} resolves to an address that is not public").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
 /// Checks a webhook URL: `https` (or `http` when private targets are allowed), no credentials,
-/// and unless allowed, no loopback/private/link-local address or `localhost`. Names that
-/// resolve to private addresses are not caught here (DNS is not consulted).
+/// and unless allowed, no address that is not public (see [`is_public`]) and no local name.
+/// A name is resolved when a delivery is made, by [`PublicOnly`].
 pub fn check_url(raw: &str, allow_private: bool) -> ApiResult<Url> {
     let bad = |why: &str| Problem::unprocessable(format!("`url` {why}"));
     if raw.len() > 2048 {
@@ -61,24 +137,10 @@ pub fn check_url(raw: &str, allow_private: bool) -> ApiResult<Url> {
     }
     let host = url.host_str().ok_or_else(|| bad("must name a host"))?;
     if !allow_private {
-        let trimmed = host.trim_start_matches('[').trim_end_matches(']');
-        let private_ip = trimmed.parse::<IpAddr>().is_ok_and(|ip| match ip {
-            IpAddr::V4(v4) => {
-                v4.is_loopback()
-                    || v4.is_private()
-                    || v4.is_link_local()
-                    || v4.is_unspecified()
-                    || v4.is_broadcast()
-                    || v4.is_multicast()
-            }
-            IpAddr::V6(v6) => {
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || (v6.segments()[0] & 0xfe00) == 0xfc00
-                    || (v6.segments()[0] & 0xffc0) == 0xfe80
-            }
-        });
+        // The URL parser writes every form of an IPv4 address (`2130706433`, `0x7f000001`,
+        // `127.1`) as dotted decimal, and an IPv6 one in brackets.
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let private_ip = literal.parse::<IpAddr>().is_ok_and(|ip| !is_public(ip));
         let local_name = host == "localhost"
             || host.ends_with(".localhost")
             || host.ends_with(".internal")
@@ -189,6 +251,53 @@ mod tests {
             assert!(check_url(bad, false).is_err(), "{bad}");
         }
         assert!(check_url("http://127.0.0.1:9/x", true).is_ok());
+    }
+
+    #[test]
+    fn every_known_bypass_is_refused() {
+        for bad in [
+            "https://[::ffff:127.0.0.1]/x",
+            "https://[::ffff:7f00:1]/x",
+            "https://[::ffff:10.0.0.1]/x",
+            "https://100.64.0.1/x",
+            "https://100.127.255.254/x",
+            "https://198.18.0.1/x",
+            "https://198.19.255.1/x",
+            "https://0.0.0.0/x",
+            "https://0.1.2.3/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://172.16.0.1/x",
+            "https://192.0.0.1/x",
+            "https://224.0.0.1/x",
+            "https://255.255.255.255/x",
+            "https://[fd00::1]/x",
+            "https://[fe80::1]/x",
+            "https://[64:ff9b::7f00:1]/x",
+            "https://[2002:7f00:1::]/x",
+            "https://[::127.0.0.1]/x",
+            "https://2130706433/x",
+            "https://0x7f000001/x",
+            "https://017700000001/x",
+            "https://127.1/x",
+        ] {
+            assert!(check_url(bad, false).is_err(), "{bad}");
+        }
+        for good in [
+            "https://93.184.215.14/x",
+            "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/x",
+            "https://100.128.0.1/x",
+            "https://198.20.0.1/x",
+        ] {
+            assert!(check_url(good, false).is_ok(), "{good}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_a_private_address_is_not_followed() {
+        use reqwest::dns::Resolve;
+        // localhost resolves from the hosts file, with no network.
+        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        assert!(PublicOnly.resolve(name).await.is_err());
     }
 
     #[test]

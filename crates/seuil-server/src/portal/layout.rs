@@ -92,6 +92,21 @@ pub enum Nav<'a> {
     SignedIn(Option<&'a str>),
 }
 
+/// The page for a signed-in person on a page that is not for their kind of account (a
+/// courier on the customer's deliveries, say).
+pub fn refused(why: &str) -> Response {
+    let body = format!(
+        r#"<h1>Not for this account</h1><p class="error" role="alert">{}</p><p><a href="/my-data">Back to my data</a></p>"#,
+        esc(why)
+    );
+    page(
+        StatusCode::FORBIDDEN,
+        "Not for this account",
+        Nav::SignedIn(None),
+        &body,
+    )
+}
+
 /// A full page with the given status.
 pub fn page(status: StatusCode, title: &str, nav: Nav<'_>, body: &str) -> Response {
     let nav_html = match nav {

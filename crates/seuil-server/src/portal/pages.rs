@@ -5,7 +5,7 @@ use super::script::VERIFY_JS;
 use crate::auth::{Caller, MaybeCaller, accounts, sessions};
 use crate::extract::{ApiForm, ApiPath, ClientIp};
 use crate::problem::Problem;
-use crate::routes::account::{SignUpRequest, do_erase, do_sign_in, do_sign_up};
+use crate::routes::account::{SignUpRequest, do_erase, do_sign_in, do_sign_up, reauthenticate};
 use crate::routes::privacy::{self, EventView};
 use crate::state::{AppState, Shared};
 use axum::extract::State;
@@ -39,6 +39,7 @@ pub struct ConsentForm {
 #[serde(deny_unknown_fields)]
 pub struct DeleteForm {
     pub confirm: String,
+    pub password: String,
 }
 
 /// An error as a page, for portal routes.
@@ -147,13 +148,17 @@ pub async fn signup_form(MaybeCaller(caller): MaybeCaller) -> Response {
     )
 }
 
-pub async fn signup(State(state): State<Shared>, ApiForm(form): ApiForm<SignUpForm>) -> Response {
+pub async fn signup(
+    State(state): State<Shared>,
+    ClientIp(ip): ClientIp,
+    ApiForm(form): ApiForm<SignUpForm>,
+) -> Response {
     let req = SignUpRequest {
         email: form.email,
         password: form.password,
         display_name: form.display_name,
     };
-    match do_sign_up(&state, &req).await {
+    match do_sign_up(&state, &ip, &req).await {
         Ok(s) => with_cookie(
             Redirect::to("/my-data").into_response(),
             sessions::set_cookie(&state, &s.token),
@@ -338,6 +343,23 @@ async fn my_data_page(
         ),
         None => String::new(),
     };
+    let sessions_rows: String = sessions::list(state, caller)
+        .await?
+        .iter()
+        .map(|s| {
+            let what = match (s.via, s.current) {
+                (_, true) => "This browser",
+                ("bearer", _) => "API token",
+                _ => "Another browser",
+            };
+            format!(
+                r#"<li><span>{what}, signed in {at}</span> <form method="post" action="/my-data/sessions/{id}/revoke"><button class="secondary" type="submit" id="revoke-session-{short}">End</button></form></li>"#,
+                at = esc(&time(s.created_at)),
+                id = esc(&s.id),
+                short = esc(&s.id[..12.min(s.id.len())]),
+            )
+        })
+        .collect();
     let (result_class, result_text) = match &verified {
         Some(v) if v.verified => ("result", v.summary()),
         Some(v) => ("result bad", v.summary()),
@@ -373,6 +395,18 @@ You can check that each entry below is in the log signed by Seuil.</p>
 </table>
 </section>
 
+<section aria-labelledby="security-heading">
+<h2 id="security-heading">Sign-in and security</h2>
+<ul class="sessions" id="sessions">{sessions_rows}</ul>
+<form method="post" action="/my-data/sessions/revoke-all"><button class="secondary" type="submit" id="signout-everywhere">Sign out everywhere</button></form>
+<form class="stack" method="post" action="/my-data/password">
+<label for="current-password">Current password<input id="current-password" name="current_password" type="password" autocomplete="current-password" required></label>
+<label for="new-password">New password (8 characters or more, not a common one)<input id="new-password" name="new_password" type="password" autocomplete="new-password" minlength="8" required></label>
+<button type="submit" id="password-submit">Change password</button>
+<span class="muted">Your other sessions end; sign in there again with the new password.</span>
+</form>
+</section>
+
 <section aria-labelledby="data-heading">
 <h2 id="data-heading">Your data</h2>
 <p class="actions"><a class="button" id="export-link" href="/api/me/export" download>Download my export</a>
@@ -391,6 +425,68 @@ You can check that each entry below is in the log signed by Seuil.</p>
         Nav::SignedIn(Some(&account.display_name)),
         &body,
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordForm {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+pub async fn change_password(
+    State(state): State<Shared>,
+    ClientIp(ip): ClientIp,
+    caller: Caller,
+    ApiForm(form): ApiForm<PasswordForm>,
+) -> Response {
+    let change = crate::routes::account::PasswordChange {
+        current_password: form.current_password,
+        new_password: form.new_password,
+    };
+    match crate::routes::account::do_change_password(&state, &ip, &caller, &change).await {
+        Ok(()) => Redirect::to("/my-data#security-heading").into_response(),
+        Err(p) => error_page(&p, Nav::SignedIn(None)),
+    }
+}
+
+/// A form with nothing to fill in (a button): still a form, so a cross-site JSON post is not.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignOutForm {}
+
+pub async fn revoke_session(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiForm(SignOutForm {}): ApiForm<SignOutForm>,
+) -> Response {
+    match sessions::revoke(&state, &caller, &id).await {
+        Ok(true) if id == caller.session_id => with_cookie(
+            Redirect::to("/").into_response(),
+            sessions::clear_cookie(&state),
+        ),
+        Ok(true) => Redirect::to("/my-data#security-heading").into_response(),
+        Ok(false) => error_page(
+            &Problem::not_found("you have no session by that id"),
+            Nav::SignedIn(None),
+        ),
+        Err(p) => error_page(&p, Nav::SignedIn(None)),
+    }
+}
+
+pub async fn sign_out_everywhere(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiForm(SignOutForm {}): ApiForm<SignOutForm>,
+) -> Response {
+    match sessions::delete_all(&state, &caller.subject).await {
+        Ok(()) => with_cookie(
+            Redirect::to("/").into_response(),
+            sessions::clear_cookie(&state),
+        ),
+        Err(p) => error_page(&p, Nav::SignedIn(None)),
+    }
 }
 
 pub async fn my_data(State(state): State<Shared>, caller: Caller) -> Response {
@@ -430,6 +526,7 @@ Consider <a href="/api/me/export" download>downloading your export</a> first.</p
 {error}
 <form class="stack" method="post" action="/my-data/delete">
 <label for="delete-confirm-input">Type DELETE to confirm<input id="delete-confirm-input" name="confirm" type="text" autocomplete="off" required pattern="DELETE"></label>
+<label for="delete-password-input">Your password<input id="delete-password-input" name="password" type="password" autocomplete="current-password" required></label>
 <div class="actions"><button class="danger" id="delete-confirm-submit" type="submit">Delete my account for good</button> <a href="/my-data">Cancel</a></div>
 </form>"#
     )
@@ -446,6 +543,7 @@ pub async fn delete_form(_caller: Caller) -> Response {
 
 pub async fn delete(
     State(state): State<Shared>,
+    ClientIp(ip): ClientIp,
     caller: Caller,
     ApiForm(form): ApiForm<DeleteForm>,
 ) -> Response {
@@ -455,6 +553,14 @@ pub async fn delete(
             "Delete your account",
             Nav::SignedIn(None),
             &delete_html(Some("Type DELETE, in capitals, to confirm.")),
+        );
+    }
+    if let Err(p) = reauthenticate(&state, &ip, &caller, &form.password).await {
+        return page(
+            p.status,
+            "Delete your account",
+            Nav::SignedIn(None),
+            &delete_html(Some(&p.detail)),
         );
     }
     let cert = match do_erase(&state, &caller).await {

@@ -23,8 +23,16 @@ pub struct ConsistencyQuery {
     pub new: u64,
 }
 
+/// The published checkpoint: signed on a schedule (see `ServerConfig::checkpoint_every_ms`),
+/// not on every request, since anyone may ask.
 pub async fn checkpoint(State(state): State<Shared>) -> ApiResult<Json<Value>> {
-    let cp = state.vault.checkpoint().await?;
+    let cp = state
+        .vault
+        .published_checkpoint(
+            state.config.checkpoint_every_ms,
+            state.config.checkpoint_lag,
+        )
+        .await?;
     Ok(Json(json!({
         "size": cp.size,
         "root": hex::encode(cp.root),

@@ -146,9 +146,15 @@ pub fn table() -> Vec<RouteSpec> {
         route(M::POST, "/api/sessions", Public, "accounts", "signIn", "Sign in (sets the session cookie)", Json(200, "SessionInfo"), account::sign_in)
             .body(Body::Json("SignInRequest")),
         route(M::DELETE, "/api/sessions/current", SignedIn, "accounts", "signOut", "End the current session", Empty, account::sign_out),
-        route(M::POST, "/api/tokens", SignedIn, "accounts", "createToken", "Create an API token for `Authorization: Bearer`", Json(201, "Token"), account::create_token),
+        route(M::POST, "/api/tokens", SignedIn, "accounts", "createToken", "Create an API token for `Authorization: Bearer` (the password is asked again)", Json(201, "Token"), account::create_token)
+            .body(Body::Json("TokenRequest")),
+        route(M::GET, "/api/me/sessions", SignedIn, "accounts", "listSessions", "Your signed-in sessions and API tokens", Json(200, "SessionList"), account::list_sessions),
+        route(M::DELETE, "/api/me/sessions/{id}", SignedIn, "accounts", "revokeSession", "End one of your sessions or tokens", Empty, account::revoke_session),
+        route(M::POST, "/api/me/sessions/revoke-all", SignedIn, "accounts", "signOutEverywhere", "End every session and token of your account, this one too", Empty, account::sign_out_everywhere),
+        route(M::PUT, "/api/me/password", SignedIn, "accounts", "changePassword", "Change your password (the current one is asked); your other sessions end", Empty, account::change_password)
+            .body(Body::Json("PasswordChange")),
         route(M::GET, "/api/me", SignedIn, "accounts", "getMe", "Your account", Json(200, "Me"), account::me),
-        route(M::DELETE, "/api/me", SignedIn, "privacy", "eraseMe", "Erase your account (crypto-shredding) and get the certificate", Json(200, "ErasureCertificate"), account::erase_me)
+        route(M::DELETE, "/api/me", SignedIn, "privacy", "eraseMe", "Erase your account (crypto-shredding; the password is asked again) and get the certificate", Json(200, "ErasureCertificate"), account::erase_me)
             .body(Body::Json("EraseRequest")),
         // ---- privacy ---------------------------------------------------------------------
         route(M::GET, "/api/me/consents", SignedIn, "privacy", "listConsents", "Your decision for every purpose that needs consent", Json(200, "ConsentList"), privacy::list_consents),
@@ -219,7 +225,7 @@ pub fn table() -> Vec<RouteSpec> {
         // ---- ops -------------------------------------------------------------------------
         route(M::GET, "/api/openapi.json", Public, "ops", "getOpenApi", "This document", Json(200, "OpenApi"), ops::openapi),
         route(M::GET, "/healthz", Public, "ops", "health", "Liveness and store check", Json(200, "Health"), ops::healthz),
-        route(M::GET, "/metrics", Public, "ops", "metrics", "Prometheus metrics (no ids or personal data)", Text, ops::metrics),
+        route(M::GET, "/metrics", Public, "ops", "metrics", "Prometheus metrics (no ids or personal data): from this machine, or with an operator's token", Text, ops::metrics),
         // ---- portal (HTML) ---------------------------------------------------------------
         route(M::GET, "/", Public, "portal", "portalHome", "What Seuil is", Html, portal::pages::home),
         route(M::GET, "/signup", Public, "portal", "portalSignUpForm", "Sign-up form", Html, portal::pages::signup_form),
@@ -233,25 +239,31 @@ pub fn table() -> Vec<RouteSpec> {
         route(M::POST, "/my-data/consents/{purpose}", SignedIn, "portal", "portalSetConsent", "Toggle consent for a purpose", Redirect, portal::pages::set_consent)
             .body(Body::Form("ConsentForm")),
         route(M::POST, "/my-data/verify", SignedIn, "portal", "portalVerify", "Verify the access log server-side (no JavaScript)", Html, portal::pages::verify),
+        route(M::POST, "/my-data/password", SignedIn, "portal", "portalChangePassword", "Change the password (the current one is asked)", Redirect, portal::pages::change_password)
+            .body(Body::Form("PasswordForm")),
+        route(M::POST, "/my-data/sessions/{id}/revoke", SignedIn, "portal", "portalRevokeSession", "End one session or token", Redirect, portal::pages::revoke_session)
+            .body(Body::Form("SignOutForm")),
+        route(M::POST, "/my-data/sessions/revoke-all", SignedIn, "portal", "portalSignOutEverywhere", "End every session and token", Redirect, portal::pages::sign_out_everywhere)
+            .body(Body::Form("SignOutForm")),
         route(M::GET, "/my-data/delete", SignedIn, "portal", "portalDeleteForm", "Confirm account deletion", Html, portal::pages::delete_form),
         route(M::POST, "/my-data/delete", SignedIn, "portal", "portalDelete", "Delete the account and show the erasure certificate", Html, portal::pages::delete)
-            .body(Body::Form("DeleteForm")),
-        route(M::GET, "/deliveries", SignedIn, "portal", "portalDeliveries", "Lock and camera, live view, deliveries to approve, visit history", Html, portal::deliveries::show),
-        route(M::POST, "/deliveries/{id}/approval", SignedIn, "portal", "portalApproveDelivery", "Approve or decline letting the courier in", Redirect, portal::deliveries::approve)
+            .body(Body::Form("AccountDeleteForm")),
+        route(M::GET, "/deliveries", Customer, "portal", "portalDeliveries", "Lock and camera, live view, deliveries to approve, visit history", Html, portal::deliveries::show),
+        route(M::POST, "/deliveries/{id}/approval", Customer, "portal", "portalApproveDelivery", "Approve or decline letting the courier in", Redirect, portal::deliveries::approve)
             .body(Body::Form("ApprovalForm")),
-        route(M::POST, "/deliveries/{id}/pin", SignedIn, "portal", "portalPinClip", "Keep a visit's footage past 72 hours, or let it lapse", Redirect, portal::deliveries::pin)
+        route(M::POST, "/deliveries/{id}/pin", Customer, "portal", "portalPinClip", "Keep a visit's footage past 72 hours, or let it lapse", Redirect, portal::deliveries::pin)
             .body(Body::Form("PinForm")),
-        route(M::POST, "/deliveries/{id}/dispute", SignedIn, "portal", "portalDispute", "Open a dispute about a visit", Redirect, portal::deliveries::dispute)
+        route(M::POST, "/deliveries/{id}/dispute", Customer, "portal", "portalDispute", "Open a dispute about a visit", Redirect, portal::deliveries::dispute)
             .body(Body::Form("DisputeForm")),
-        route(M::POST, "/deliveries/{id}/withdraw-dispute", SignedIn, "portal", "portalWithdrawDispute", "Withdraw a dispute about a visit", Redirect, portal::deliveries::withdraw_dispute)
+        route(M::POST, "/deliveries/{id}/withdraw-dispute", Customer, "portal", "portalWithdrawDispute", "Withdraw a dispute about a visit", Redirect, portal::deliveries::withdraw_dispute)
             .body(Body::Form("WithdrawForm")),
-        route(M::POST, "/deliveries/{id}/delete-clip", SignedIn, "portal", "portalDeleteClip", "Delete a visit's footage", Redirect, portal::deliveries::delete_clip)
+        route(M::POST, "/deliveries/{id}/delete-clip", Customer, "portal", "portalDeleteClip", "Delete a visit's footage", Redirect, portal::deliveries::delete_clip)
             .body(Body::Form("DeleteForm")),
-        route(M::POST, "/home/pair", SignedIn, "portal", "portalPairHome", "Pair a lock and a camera", Redirect, portal::deliveries::pair)
+        route(M::POST, "/home/pair", Customer, "portal", "portalPairHome", "Pair a lock and a camera", Redirect, portal::deliveries::pair)
             .body(Body::Form("PairForm")),
-        route(M::POST, "/home/standing", SignedIn, "portal", "portalStandingApproval", "Give or withdraw the standing approval", Redirect, portal::deliveries::standing)
+        route(M::POST, "/home/standing", Customer, "portal", "portalStandingApproval", "Give or withdraw the standing approval", Redirect, portal::deliveries::standing)
             .body(Body::Form("ApprovalForm")),
-        route(M::POST, "/home/revoke", SignedIn, "portal", "portalRevokeGrants", "Revoke every grant for the lock", Redirect, portal::deliveries::revoke)
+        route(M::POST, "/home/revoke", Customer, "portal", "portalRevokeGrants", "Revoke every grant for the lock", Redirect, portal::deliveries::revoke)
             .body(Body::Form("RevokeForm")),
     ]
 }
@@ -279,13 +291,17 @@ pub fn router(state: Shared) -> Router {
         router = router.route(path, methods);
     }
     let (csrf_state, track_state) = (state.clone(), state.clone());
+    // Over HTTPS, browsers are told to come back only over HTTPS.
+    let hsts = state.config.public_url.starts_with("https://");
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             auth::csrf(csrf_state.clone(), req, next)
         }))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            security_headers(hsts, req, next)
+        }))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             metrics::track(track_state.clone(), req, next)
@@ -306,9 +322,15 @@ async fn method_not_allowed() -> Problem {
     )
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+async fn security_headers(hsts: bool, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await.into_response();
     let h = res.headers_mut();
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -21,9 +21,28 @@ pub struct Env {
     pub vault: Arc<Vault>,
 }
 
+/// Throttling that a test making many accounts from one address never meets (the
+/// throttling test sets the real one).
+pub fn unthrottled() -> seuil_server::auth::rate_limit::Throttling {
+    let generous = seuil_server::auth::rate_limit::Policy {
+        free: u32::MAX,
+        first_ms: 0,
+        cap_ms: 0,
+        forget_ms: 1,
+    };
+    seuil_server::auth::rate_limit::Throttling {
+        sign_in_source: generous,
+        sign_in_account: generous,
+        sign_up_source: generous,
+    }
+}
+
 pub fn test_config() -> ServerConfig {
     ServerConfig {
         argon2_fast_for_tests: true,
+        throttling: unthrottled(),
+        // A checkpoint for every request, as the proofs tests expect to cover every event.
+        checkpoint_every_ms: 0,
         webhook_allow_private_targets: true,
         webhook_backoff_base_ms: 100,
         outbox_poll_ms: 20,
@@ -217,7 +236,13 @@ impl Call<'_> {
     }
 
     pub async fn send(self) -> Resp {
-        let req = self.req.body(self.body).unwrap();
+        let mut req = self.req.body(self.body).unwrap();
+        // As `App::serve` passes it: every test request comes from this peer.
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                40_000,
+            ))));
         let res = self.env.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();

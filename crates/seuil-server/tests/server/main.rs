@@ -8,4 +8,5 @@ mod common;
 mod delivery;
 mod flows;
 mod portal;
+mod sessions;
 mod webhooks;

@@ -163,14 +163,25 @@ async fn the_portal_journey_works_without_javascript() {
     );
     let r = env
         .call(Method::POST, "/my-data/delete", &auth)
-        .form(&[("confirm", "delete")])
+        .form(&[("confirm", "delete"), ("password", "portal password")])
         .send()
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(env.get("/my-data", &auth).await.status, StatusCode::OK);
     let r = env
         .call(Method::POST, "/my-data/delete", &auth)
-        .form(&[("confirm", "DELETE")])
+        .form(&[("confirm", "DELETE"), ("password", "not it")])
+        .send()
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "the password is asked again"
+    );
+    assert!(r.text().contains("id=\"delete-password-input\""));
+    let r = env
+        .call(Method::POST, "/my-data/delete", &auth)
+        .form(&[("confirm", "DELETE"), ("password", "portal password")])
         .send()
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
