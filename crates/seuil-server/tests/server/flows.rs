@@ -713,3 +713,35 @@ async fn ops_routes_and_cross_site_requests() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
+
+/// Anyone may ask for the published checkpoint: asking does not sign a new one each time the
+/// log has grown, only on the schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polling_the_public_checkpoint_does_not_grow_the_checkpoint_table() {
+    let env = env_with(ServerConfig {
+        checkpoint_every_ms: 3_600_000,
+        checkpoint_lag: 1_000_000,
+        ..test_config()
+    })
+    .await;
+    let first = env.get("/api/audit/checkpoint", &Auth::None).await.json();
+    let before = env.vault.store().checkpoints().await.unwrap().len();
+    for i in 0..10 {
+        // The log grows between polls.
+        env.customer(&format!("poller{i}")).await;
+        let cp = env.get("/api/audit/checkpoint", &Auth::None).await.json();
+        assert_eq!(cp["size"], first["size"], "a fresh checkpoint was signed");
+    }
+    assert_eq!(env.vault.store().checkpoints().await.unwrap().len(), before);
+    // Past the lag a new one is signed.
+    let env = env_with(ServerConfig {
+        checkpoint_every_ms: 3_600_000,
+        checkpoint_lag: 1,
+        ..test_config()
+    })
+    .await;
+    let a = env.get("/api/audit/checkpoint", &Auth::None).await.json();
+    env.customer("grower").await;
+    let b = env.get("/api/audit/checkpoint", &Auth::None).await.json();
+    assert!(b["size"].as_u64() > a["size"].as_u64(), "{a} {b}");
+}
