@@ -1,6 +1,11 @@
 //! Export: one archive (tar) holding everything kept about a subject, machine-readable: their
 //! records as JSON, their media, their consents, and their audit events with inclusion proofs
 //! against a signed checkpoint.
+//!
+//! The archive is written as a stream, entry by entry, and media chunk by chunk, so a subject
+//! with gigabytes of footage is exported in the memory of a few chunks. A tar header states
+//! its entry's size first: each medium is read twice, once to learn its plaintext size (and
+//! check every chunk), once to send it.
 
 use crate::audit::{AuditEvent, Outcome};
 use crate::{Actor, Result, Vault, VaultError, aead, stream};
@@ -18,8 +23,8 @@ pub struct ExportSummary {
 }
 
 impl Vault {
-    /// Builds the subject's export archive. Only the subject (or an operator acting on their
-    /// request) may export; the export itself is audited.
+    /// Builds the subject's export archive in memory. Only the subject (or an operator acting
+    /// on their request) may export; the export itself is audited.
     pub async fn export(&self, actor: &Actor, subject: &str) -> Result<(Vec<u8>, ExportSummary)> {
         self.export_with(actor, subject, &|_, _| {}).await
     }
@@ -33,6 +38,32 @@ impl Vault {
         subject: &str,
         omit: &(dyn Fn(&str, &mut Value) + Sync),
     ) -> Result<(Vec<u8>, ExportSummary)> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let produce = async move {
+            let summary = self.export_into(actor, subject, omit, &tx).await;
+            drop(tx);
+            summary
+        };
+        let collect = async {
+            let mut out = Vec::new();
+            while let Some(chunk) = rx.recv().await {
+                out.extend_from_slice(&chunk);
+            }
+            out
+        };
+        let (summary, bytes) = tokio::join!(produce, collect);
+        Ok((bytes, summary?))
+    }
+
+    /// Writes the subject's export archive into `out`, a chunk at a time (see the module).
+    /// Fails when the receiver goes away (a download cancelled).
+    pub async fn export_into(
+        &self,
+        actor: &Actor,
+        subject: &str,
+        omit: &(dyn Fn(&str, &mut Value) + Sync),
+        out: &tokio::sync::mpsc::Sender<bytes::Bytes>,
+    ) -> Result<ExportSummary> {
         if let Actor::Subject(s) = actor
             && s != subject
         {
@@ -49,7 +80,7 @@ impl Vault {
         };
         self.audit_with(&key, subject, &event).await?;
 
-        let mut tar = Archive::default();
+        let mut tar = TarOut { out, bytes: 0 };
         let mut summary = ExportSummary::default();
 
         for rec in self.store.subject_records(subject).await? {
@@ -75,7 +106,8 @@ impl Vault {
                 },
                 "body": body,
             });
-            tar.json(&format!("records/{}/{}.json", rec.kind, rec.id), &doc)?;
+            tar.json(&format!("records/{}/{}.json", rec.kind, rec.id), &doc)
+                .await?;
             summary.records += 1;
         }
 
@@ -84,26 +116,45 @@ impl Vault {
             let Some((kind, id)) = blob[prefix.len()..].split_once('/') else {
                 continue;
             };
+            let aad = aead::blob_aad(kind, id, subject);
+            let integrity = |e: std::io::Error| VaultError::Integrity {
+                what: format!("media {kind}/{id}: {e}"),
+            };
+            // First pass: the plaintext size, which the tar header states before the bytes.
             let Some(sealed) = self.blobs.get(&blob).await? else {
                 continue;
             };
-            let mut plain =
-                stream::open_stream(key.clone(), aead::blob_aad(kind, id, subject), sealed);
-            let mut bytes = Vec::new();
+            let mut size = 0u64;
+            let mut plain = stream::open_stream(key.clone(), aad.clone(), sealed);
             while let Some(chunk) = plain.next().await {
-                let chunk = chunk.map_err(|e| VaultError::Integrity {
-                    what: format!("media {kind}/{id}: {e}"),
-                })?;
-                bytes.extend_from_slice(&chunk);
+                size += chunk.map_err(integrity)?.len() as u64;
             }
-            tar.file(&format!("media/{kind}/{id}"), &bytes)?;
+            // Second pass: the bytes.
+            let Some(sealed) = self.blobs.get(&blob).await? else {
+                continue;
+            };
+            tar.header(&format!("media/{kind}/{id}"), size).await?;
+            let mut sent = 0u64;
+            let mut plain = stream::open_stream(key.clone(), aad, sealed);
+            while let Some(chunk) = plain.next().await {
+                let chunk = chunk.map_err(integrity)?;
+                sent += chunk.len() as u64;
+                tar.send(chunk).await?;
+            }
+            if sent != size {
+                return Err(VaultError::Integrity {
+                    what: format!("media {kind}/{id} changed while it was exported"),
+                });
+            }
+            tar.pad(size).await?;
             summary.media += 1;
         }
 
         tar.json(
             "consents.json",
             &serde_json::to_value(self.consents(subject).await?).unwrap_or_default(),
-        )?;
+        )
+        .await?;
 
         let checkpoint = self.checkpoint().await?;
         let mut events = Vec::new();
@@ -120,7 +171,7 @@ impl Vault {
             }));
         }
         summary.events = events.len();
-        tar.json("audit/events.json", &Value::Array(events))?;
+        tar.json("audit/events.json", &Value::Array(events)).await?;
         tar.json("manifest.json", &json!({
             "format": "seuil-export-v1",
             "subject": subject,
@@ -131,42 +182,66 @@ impl Vault {
                 "signature": hex::encode(&checkpoint.signature),
             },
             "summary": { "records": summary.records, "media": summary.media, "events": summary.events },
-        }))?;
-        let bytes = tar.finish()?;
-        summary.bytes = bytes.len();
-        Ok((bytes, summary))
+        }))
+        .await?;
+        tar.finish().await?;
+        summary.bytes = usize::try_from(tar.bytes).unwrap_or(usize::MAX);
+        Ok(summary)
     }
 }
 
-/// A tar archive built in memory.
-#[derive(Default)]
-struct Archive(Vec<(String, Vec<u8>)>);
+/// A tar archive written entry by entry into a channel.
+struct TarOut<'a> {
+    out: &'a tokio::sync::mpsc::Sender<bytes::Bytes>,
+    bytes: u64,
+}
 
-impl Archive {
-    fn json(&mut self, path: &str, value: &Value) -> Result<()> {
+const BLOCK: u64 = 512;
+
+impl TarOut<'_> {
+    async fn send(&mut self, chunk: bytes::Bytes) -> Result<()> {
+        self.bytes += chunk.len() as u64;
+        self.out
+            .send(chunk)
+            .await
+            .map_err(|_| VaultError::invalid("export", "the download was cancelled"))
+    }
+
+    /// The header of an entry of `size` bytes (with the long-name entries tar needs for a
+    /// path beyond 100 bytes); its bytes follow, then [`TarOut::pad`].
+    async fn header(&mut self, path: &str, size: u64) -> Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(size);
+        header.set_mode(0o600);
+        header.set_cksum();
+        let mut builder = tar::Builder::new(Vec::new());
+        // No data: only the header (and any long-name entry) is written, with the size set.
+        builder
+            .append_data(&mut header, path, std::io::empty())
+            .map_err(|e| VaultError::invalid("export archive", e.to_string()))?;
+        let bytes = std::mem::take(builder.get_mut());
+        self.send(bytes.into()).await
+    }
+
+    async fn pad(&mut self, size: u64) -> Result<()> {
+        let rem = size % BLOCK;
+        if rem == 0 {
+            return Ok(());
+        }
+        self.send(vec![0u8; (BLOCK - rem) as usize].into()).await
+    }
+
+    async fn json(&mut self, path: &str, value: &Value) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(value)
             .map_err(|e| VaultError::invalid("export", e.to_string()))?;
-        self.file(path, &bytes)
+        let size = bytes.len() as u64;
+        self.header(path, size).await?;
+        self.send(bytes.into()).await?;
+        self.pad(size).await
     }
 
-    fn file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
-        self.0.push((path.to_owned(), bytes.to_vec()));
-        Ok(())
-    }
-
-    fn finish(self) -> Result<Vec<u8>> {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (path, bytes) in self.0 {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(bytes.len() as u64);
-            header.set_mode(0o600);
-            header.set_cksum();
-            builder
-                .append_data(&mut header, &path, bytes.as_slice())
-                .map_err(|e| VaultError::invalid("export archive", e.to_string()))?;
-        }
-        builder
-            .into_inner()
-            .map_err(|e| VaultError::invalid("export archive", e.to_string()))
+    /// The end of the archive: two zero blocks.
+    async fn finish(&mut self) -> Result<()> {
+        self.send(vec![0u8; 2 * BLOCK as usize].into()).await
     }
 }

@@ -271,15 +271,42 @@ pub async fn verify(
     Ok(Json(verify_events(&state, &caller.subject, page).await?))
 }
 
+/// The caller's export, streamed as it is written: the server holds a few chunks of it at a
+/// time, whatever the size of the footage in it. A failure part way breaks the download
+/// rather than end it like a finished archive.
 pub async fn export(State(state): State<Shared>, caller: Caller) -> ApiResult<Response> {
-    let (bytes, _summary) = state
-        .vault
-        .export_with(
-            &Actor::Subject(caller.subject.clone()),
-            &caller.subject,
-            &crate::auth::accounts::omit_from_export,
-        )
-        .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    let (result_tx, result_rx) = tokio::sync::oneshot::channel();
+    let (vault, subject) = (state.vault.clone(), caller.subject.clone());
+    tokio::spawn(async move {
+        let actor = Actor::Subject(subject.clone());
+        let done = vault
+            .export_into(
+                &actor,
+                &subject,
+                &crate::auth::accounts::omit_from_export,
+                &tx,
+            )
+            .await;
+        drop(tx);
+        if let Err(e) = &done {
+            tracing::warn!(error = %e, "an export failed part way");
+        }
+        let _ = result_tx.send(done.is_ok());
+    });
+    // The body ends with the channel; then the export says whether it got to its end.
+    let chunks = futures_util::stream::unfold((rx, Some(result_rx)), |(mut rx, done)| async move {
+        match rx.recv().await {
+            Some(chunk) => Some((Ok(chunk), (rx, done))),
+            None => match done?.await {
+                Ok(true) => None,
+                _ => Some((
+                    Err(std::io::Error::other("the export failed part way")),
+                    (rx, None),
+                )),
+            },
+        }
+    });
     let disposition = format!(
         "attachment; filename=\"seuil-export-{}.tar\"",
         caller.subject
@@ -289,7 +316,7 @@ pub async fn export(State(state): State<Shared>, caller: Caller) -> ApiResult<Re
             (header::CONTENT_TYPE, "application/x-tar".to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
-        bytes,
+        axum::body::Body::from_stream(chunks),
     )
         .into_response())
 }

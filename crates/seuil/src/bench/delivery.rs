@@ -98,6 +98,7 @@ pub async fn run(args: DeliveryArgs) -> anyhow::Result<()> {
         let object = serde_json::json!({
             "unlock_verify_us": round2(unlock_us),
             "segments_per_s": segments_per_s.round() as u64,
+            "decode_x_realtime_per_core": round2(footage.seconds / footage.decode.as_secs_f64()),
             "analysis_x_realtime_per_core": round2(x_realtime),
             "analysis_to_decode_ratio": round2(ratio),
             "alarm_p99_s": round2(alarms.p99()),

@@ -30,6 +30,9 @@ pub struct VaultArgs {
     /// so that a noisy machine slows both sides alike instead of whichever ran second.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
+    /// MiB of media in the subject whose export is measured (its memory and speed).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    export_mib: u32,
     /// Work in this folder (new or empty) instead of a temporary one; what the benchmark
     /// creates in it is removed afterwards.
     #[arg(long)]
@@ -50,6 +53,7 @@ struct Figures {
     erase_ms_10000: f64,
     inclusion_proof_us: f64,
     log_size: u64,
+    export: Export,
 }
 
 pub async fn run(args: VaultArgs) -> anyhow::Result<()> {
@@ -66,6 +70,9 @@ pub async fn run(args: VaultArgs) -> anyhow::Result<()> {
             "erase_ms_10": round2(f.erase_ms_10),
             "erase_ms_10000": round2(f.erase_ms_10000),
             "inclusion_proof_us": round2(f.inclusion_proof_us),
+            "export_mib": f.export.mib,
+            "export_peak_rss_mib": round2(f.export.peak_rss_mib),
+            "export_mib_per_s": round2(f.export.mib_per_s),
         });
         println!("{object}");
     } else {
@@ -95,6 +102,10 @@ pub async fn run(args: VaultArgs) -> anyhow::Result<()> {
         println!(
             "  inclusion proof    {:>9.1} us from a log of {} events (target < 1000 us)",
             f.inclusion_proof_us, f.log_size
+        );
+        println!(
+            "  export             {:>9.1} MiB of memory above the process's before it, for {} MiB of media, at {:.0} MiB/s (target < 200 MiB)",
+            f.export.peak_rss_mib, f.export.mib, f.export.mib_per_s
         );
     }
     Ok(())
@@ -242,6 +253,12 @@ async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figu
     )
     .map_err(|e| anyhow::anyhow!("inclusion proof does not verify: {e}"))?;
 
+    progress(&format!(
+        "exporting a subject with {} MiB of media",
+        args.export_mib
+    ));
+    let export = export_timed(&vault, args.export_mib, c).await?;
+
     let per_s = |t: &Timing| n as f64 / t.wall.as_secs_f64();
     let cpu_us = |t: &Timing| t.cpu.as_secs_f64() * 1e6 / n as f64;
     Ok(Figures {
@@ -257,6 +274,97 @@ async fn measure(args: &VaultArgs, dir: &std::path::Path) -> anyhow::Result<Figu
         erase_ms_10000,
         inclusion_proof_us: proof_time.as_secs_f64() * 1e6 / samples as f64,
         log_size: cp.size,
+        export,
+    })
+}
+
+struct Export {
+    mib: u32,
+    /// The most resident memory the process held during the export, above what it held
+    /// before (the archive is streamed: this is its working set, not its size).
+    peak_rss_mib: f64,
+    mib_per_s: f64,
+}
+
+/// The process's resident memory now, in MiB (Linux; 0 elsewhere).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Exports a subject holding `mib` MiB of media into a sink that drops the bytes, sampling
+/// the process's memory meanwhile.
+async fn export_timed(vault: &Arc<Vault>, mib: u32, _concurrency: usize) -> anyhow::Result<Export> {
+    const MEDIUM_MIB: u32 = 16;
+    let subject = vault.create_subject().await?;
+    let me = seuil_vault::Actor::Subject(subject.clone());
+    for i in 0..mib.div_ceil(MEDIUM_MIB) {
+        let id = format!("clip-{i}");
+        let w = seuil_vault::Write {
+            kind: "clip",
+            id: &id,
+            subject: &subject,
+            index: seuil_store::IndexFields::default(),
+            body: b"{}",
+        };
+        vault.seal(&me, "account", w).await?;
+        let size = MEDIUM_MIB.min(mib - i * MEDIUM_MIB) as usize;
+        let chunks =
+            (0..size).map(move |c| Ok(bytes::Bytes::from(vec![(i as usize + c) as u8; 1 << 20])));
+        vault
+            .seal_blob(
+                &me,
+                "account",
+                &subject,
+                "clip",
+                &id,
+                Box::pin(futures_util::stream::iter(chunks)),
+            )
+            .await?;
+    }
+    tokio::time::sleep(SETTLE).await;
+    let before = rss_mib();
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0.0f64;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_mib());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let drain = tokio::spawn(async move {
+        let mut n = 0usize;
+        while let Some(chunk) = rx.recv().await {
+            let chunk: bytes::Bytes = chunk;
+            n += chunk.len();
+        }
+        n
+    });
+    let start = Instant::now();
+    vault.export_into(&me, &subject, &|_, _| {}, &tx).await?;
+    drop(tx);
+    let bytes = drain.await?;
+    let elapsed = start.elapsed();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let peak = sampler.join().unwrap_or_default();
+    anyhow::ensure!(
+        bytes >= mib as usize * (1 << 20),
+        "the export held {bytes} bytes, less than its media"
+    );
+    Ok(Export {
+        mib,
+        peak_rss_mib: (peak - before).max(0.0),
+        mib_per_s: f64::from(mib) / elapsed.as_secs_f64(),
     })
 }
 
