@@ -302,18 +302,7 @@ pub async fn find_by_email(state: &AppState, normalized: &str) -> ApiResult<Opti
 
 /// The caller's own account, opened as themselves.
 pub async fn open_own(state: &AppState, subject: &str) -> ApiResult<(Role, AccountBody)> {
-    let opened = state
-        .vault
-        .open(&Actor::Subject(subject.into()), PURPOSE, KIND, subject)
-        .await?;
-    let role = opened
-        .index
-        .status
-        .as_deref()
-        .and_then(Role::parse)
-        .ok_or_else(|| Problem::internal("account without a role"))?;
-    let body: AccountBody = serde_json::from_slice(&opened.body)
-        .map_err(|_| Problem::internal("unreadable account record"))?;
+    let (role, body, _, _) = open_own_versioned(state, subject).await?;
     Ok((role, body))
 }
 
