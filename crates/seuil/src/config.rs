@@ -14,6 +14,8 @@ pub struct Config {
     pub listen: String,
     /// The URL customers reach the portal at (used for links and CSRF checks).
     pub public_url: Option<String>,
+    /// Serve `/metrics` to anyone, not only to this machine and operators.
+    pub metrics_public: bool,
     /// Reverse proxies in front of the server (addresses or networks such as 10.0.0.0/8):
     /// the client is the rightmost `X-Forwarded-For` hop that is not one of them.
     pub trusted_proxies: Vec<String>,
@@ -71,6 +73,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             public_url: None,
             trusted_proxies: Vec::new(),
+            metrics_public: false,
             store: StoreConfig::default(),
             blobs: BlobConfig::default(),
             kek: KekConfig::default(),
@@ -114,6 +117,13 @@ impl Config {
             }
         };
         set(&mut self.public_url, "SEUIL_PUBLIC_URL");
+        if let Some(v) = var("SEUIL_METRICS_PUBLIC") {
+            self.metrics_public = match v.trim() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" | "" => false,
+                other => bail!("SEUIL_METRICS_PUBLIC must be true or false, not `{other}`"),
+            };
+        }
         if let Some(v) = var("SEUIL_TRUSTED_PROXIES") {
             self.trusted_proxies = v
                 .split(',')
@@ -278,6 +288,20 @@ mod tests {
             .apply_env(|n| (n == "SEUIL_STORE").then(|| "postgres".into()))
             .unwrap_err();
         assert!(err.to_string().contains("SEUIL_POSTGRES_URL"));
+    }
+
+    #[test]
+    fn metrics_public_comes_from_the_file_and_the_environment() {
+        let mut c: Config = toml::from_str("metrics_public = true").unwrap();
+        c.apply_env(|_| None).unwrap();
+        assert!(c.metrics_public);
+        c.apply_env(|n| (n == "SEUIL_METRICS_PUBLIC").then(|| "false".into()))
+            .unwrap();
+        assert!(!c.metrics_public);
+        assert!(
+            c.apply_env(|n| (n == "SEUIL_METRICS_PUBLIC").then(|| "maybe".into()))
+                .is_err()
+        );
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub async fn serve(mut config: Config, args: ServeArgs, demo: bool) -> anyhow::R
     server_config.secure_cookies = url.starts_with("https://");
     server_config.delivery = config.delivery_rules();
     server_config.trusted_proxies = config.proxies()?;
+    server_config.metrics_public = config.metrics_public;
     let app = App::new(vault, server_config);
     let background = app.spawn_background();
     if demo {

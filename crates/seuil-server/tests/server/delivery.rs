@@ -529,6 +529,7 @@ async fn a_covered_lens_alarms_while_the_courier_is_inside() {
 async fn the_operator_reassigns_and_a_visit_is_called_off() {
     let env = env().await;
     let customer = env.customer("fay").await;
+    let mut events = env.events(&customer).await;
     let (id, first) = crate::authz::delivery_for(&env, &customer).await;
     let operator = env.account("omar", Role::Operator).await;
     let second = env.account("cyd", Role::Courier).await;
@@ -573,6 +574,17 @@ async fn the_operator_reassigns_and_a_visit_is_called_off() {
     assert_eq!(r.json()["step"], "aborted");
     let r = env.call(Method::POST, &abort, &first.auth).send().await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    // The customer is told, with who called it off.
+    assert!(
+        events
+            .wait_for(
+                &["event: delivery.aborted", "\"by\":\"courier\""],
+                Duration::from_secs(10)
+            )
+            .await,
+        "{}",
+        events.seen
+    );
     let d = env
         .get(&format!("/api/me/deliveries/{id}"), &customer.auth)
         .await
