@@ -127,6 +127,19 @@ pub fn check_password(password: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// The role and the body of an opened account record.
+fn account_of(opened: &seuil_vault::Opened) -> ApiResult<(Role, AccountBody)> {
+    let role = opened
+        .index
+        .status
+        .as_deref()
+        .and_then(Role::parse)
+        .ok_or_else(|| Problem::internal("account without a role"))?;
+    let body = serde_json::from_slice(&opened.body)
+        .map_err(|_| Problem::internal("unreadable account record"))?;
+    Ok((role, body))
+}
+
 /// The caller's account record opened as themselves, with its version (for an update).
 async fn open_own_versioned(
     state: &AppState,
@@ -136,14 +149,7 @@ async fn open_own_versioned(
         .vault
         .open(&Actor::Subject(subject.into()), PURPOSE, KIND, subject)
         .await?;
-    let role = opened
-        .index
-        .status
-        .as_deref()
-        .and_then(Role::parse)
-        .ok_or_else(|| Problem::internal("account without a role"))?;
-    let body: AccountBody = serde_json::from_slice(&opened.body)
-        .map_err(|_| Problem::internal("unreadable account record"))?;
+    let (role, body) = account_of(&opened)?;
     Ok((role, body, opened.index.clone(), opened.version))
 }
 
@@ -285,14 +291,7 @@ pub async fn find_by_email(state: &AppState, normalized: &str) -> ApiResult<Opti
         Err(VaultError::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let role = opened
-        .index
-        .status
-        .as_deref()
-        .and_then(Role::parse)
-        .ok_or_else(|| Problem::internal("account without a role"))?;
-    let body: AccountBody = serde_json::from_slice(&opened.body)
-        .map_err(|_| Problem::internal("unreadable account record"))?;
+    let (role, body) = account_of(&opened)?;
     Ok(Some(Found {
         subject: opened.subject,
         role,
